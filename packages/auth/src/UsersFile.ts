@@ -1,0 +1,309 @@
+/**
+ * The users file, in Dovecot's passwd-file format: one account per line,
+ * `user:password[:uid:gid:gecos:home:shell:extra_fields]`, `#` comments and
+ * blank lines. Owns parsing and serialising it (comments, order and the
+ * fields after the password kept verbatim), the CLI's edits (written
+ * atomically, mode 0600), and the `Directory` layer that re-reads the file
+ * when it changes. Must never log, or put into an error, a line's content or
+ * a password: problems are reported by line number.
+ */
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs/promises"
+import * as NodePath from "node:path"
+import { Clock, Duration, Effect, Layer, Schema, Semaphore } from "effect"
+import * as Directory from "./Directory.ts"
+import * as PasswordScheme from "./PasswordScheme.ts"
+
+/** Why a users-file operation failed. */
+export class UsersFileError extends Schema.TaggedError<UsersFileError>()("UsersFileError", {
+  reason: Schema.Literals(["UserExists", "NoSuchUser", "InvalidName", "InvalidPassword", "Io"]),
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {}
+
+/** An account line: name, stored `{SCHEME}secret`, and the rest of the line verbatim. */
+export interface UserLine {
+  readonly _tag: "User"
+  readonly name: string
+  readonly password: string
+  /** Everything after the password field, including its leading `:`; `""` when the line has two fields. */
+  readonly rest: string
+}
+
+/** A comment, blank or malformed line, kept verbatim so that a rewrite loses nothing. */
+export interface TextLine {
+  readonly _tag: "Text"
+  readonly text: string
+}
+
+/** One line of the file. */
+export type Line = UserLine | TextLine
+
+/** A line that was skipped: its 1-based number and why (never its content). */
+export interface Problem {
+  readonly line: number
+  readonly reason: string
+}
+
+/** A parsed users file. */
+export interface UsersFile {
+  readonly lines: ReadonlyArray<Line>
+  readonly problems: ReadonlyArray<Problem>
+}
+
+/** Whether a user name is acceptable: 1–255 characters, no `:`, `/`, whitespace or control characters. */
+export const isValidName = (name: string): boolean =>
+  name.length >= 1 && name.length <= 255 && !/[:/\s\p{Cc}]/u.test(name)
+
+/** Parses the file's text. Line ends are LF (a CR before it is dropped); the first of two equal names wins. */
+export const parse = (text: string): UsersFile => {
+  const raw = text.split("\n")
+  if (raw.length > 0 && raw[raw.length - 1] === "") raw.pop()
+  const lines: Array<Line> = []
+  const problems: Array<Problem> = []
+  const seen = new Set<string>()
+  raw.forEach((rawLine, index) => {
+    const line = rawLine.endsWith("\r") ? rawLine.slice(0, -1) : rawLine
+    const skip = (reason: string) => {
+      problems.push({ line: index + 1, reason })
+      lines.push({ _tag: "Text", text: line })
+    }
+    if (line.trim() === "" || line.startsWith("#")) return lines.push({ _tag: "Text", text: line })
+    const first = line.indexOf(":")
+    if (first < 0) return skip("no password field")
+    const name = line.slice(0, first)
+    if (!isValidName(name)) return skip("invalid user name")
+    if (seen.has(name)) return skip("duplicate user name (the first entry is used)")
+    seen.add(name)
+    const second = line.indexOf(":", first + 1)
+    const password = second < 0 ? line.slice(first + 1) : line.slice(first + 1, second)
+    const rest = second < 0 ? "" : line.slice(second)
+    lines.push({ _tag: "User", name, password, rest })
+  })
+  return { lines, problems }
+}
+
+/** Renders a file back to text: one LF-terminated line per entry, in order. */
+export const serialise = (file: Pick<UsersFile, "lines">): string =>
+  file.lines.map((line) => (line._tag === "User" ? `${line.name}:${line.password}${line.rest}` : line.text) + "\n")
+    .join("")
+
+/** The account lines of a file, in order. */
+export const users = (file: Pick<UsersFile, "lines">): ReadonlyArray<UserLine> =>
+  file.lines.filter((line): line is UserLine => line._tag === "User")
+
+// ---------------------------------------------------------------------------
+// File access
+
+const ioError = (message: string) => (cause: unknown) => new UsersFileError({ reason: "Io", message, cause })
+
+const isNotFound = (cause: unknown): boolean =>
+  typeof cause === "object" && cause !== null && (cause as { code?: unknown }).code === "ENOENT"
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
+
+/** Reads and parses the file; `undefined` when it does not exist. */
+export const read = (path: string): Effect.Effect<UsersFile | undefined, UsersFileError> =>
+  Effect.tryPromise({
+    try: async () => {
+      try {
+        return parse(strictUtf8.decode(await Fs.readFile(path)))
+      } catch (cause) {
+        if (isNotFound(cause)) return undefined
+        throw cause
+      }
+    },
+    catch: ioError(`cannot read users file ${path}`)
+  })
+
+/** Replaces the file atomically: a mode-0600 temporary file in the same directory, fsync, rename. */
+export const write = (path: string, file: Pick<UsersFile, "lines">): Effect.Effect<void, UsersFileError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const dir = NodePath.dirname(path)
+      const tmp = NodePath.join(dir, `.${NodePath.basename(path)}.${process.pid}.${Crypto.randomBytes(6).toString("hex")}.tmp`)
+      const handle = await Fs.open(tmp, "wx", 0o600)
+      try {
+        try {
+          await handle.chmod(0o600)
+          await handle.writeFile(serialise(file), "utf8")
+          await handle.sync()
+        } finally {
+          await handle.close()
+        }
+        await Fs.rename(tmp, path)
+      } catch (cause) {
+        await Fs.rm(tmp, { force: true })
+        throw cause
+      }
+      // Make the rename itself durable; not every file system allows this.
+      const dirHandle = await Fs.open(dir, "r").catch(() => undefined)
+      await dirHandle?.sync().catch(() => undefined)
+      await dirHandle?.close()
+    },
+    catch: ioError(`cannot write users file ${path}`)
+  })
+
+// ---------------------------------------------------------------------------
+// CLI operations
+
+/** Options for `add` and `setPassword`: how the new password is stored. */
+export interface HashOptions extends PasswordScheme.Options {
+  readonly scheme?: PasswordScheme.Scheme | undefined
+}
+
+const checkName = (name: string) =>
+  isValidName(name)
+    ? Effect.void
+    : Effect.fail(new UsersFileError({
+      reason: "InvalidName",
+      message: "user name must be 1-255 characters without ':', '/', whitespace or control characters"
+    }))
+
+const storedPassword = (password: string, options?: HashOptions) =>
+  Effect.gen(function*() {
+    if (password === "") {
+      return yield* new UsersFileError({ reason: "InvalidPassword", message: "password must not be empty" })
+    }
+    const stored = yield* PasswordScheme.hash(password, options?.scheme ?? "SCRYPT", options)
+    if (/[:\r\n]/.test(stored)) {
+      return yield* new UsersFileError({
+        reason: "InvalidPassword",
+        message: "a PLAIN password cannot contain ':' or line breaks"
+      })
+    }
+    return stored
+  })
+
+const noSuchUser = (name: string) =>
+  new UsersFileError({ reason: "NoSuchUser", message: `no user ${JSON.stringify(name)}` })
+
+/** Adds an account (creating the file if missing); fails with `UserExists` if the name is taken. */
+export const add = Effect.fn("UsersFile.add")(
+  function*(path: string, name: string, password: string, options?: HashOptions) {
+    yield* checkName(name)
+    const file = (yield* read(path)) ?? { lines: [], problems: [] }
+    if (users(file).some((user) => user.name === name)) {
+      return yield* new UsersFileError({ reason: "UserExists", message: `user ${JSON.stringify(name)} already exists` })
+    }
+    const stored = yield* storedPassword(password, options)
+    yield* write(path, { lines: [...file.lines, { _tag: "User", name, password: stored, rest: "" }] })
+  }
+)
+
+/** Replaces an account's password, keeping the rest of its line. */
+export const setPassword = Effect.fn("UsersFile.setPassword")(
+  function*(path: string, name: string, password: string, options?: HashOptions) {
+    const file = yield* read(path)
+    if (file === undefined || !users(file).some((user) => user.name === name)) return yield* noSuchUser(name)
+    const stored = yield* storedPassword(password, options)
+    yield* write(path, {
+      lines: file.lines.map((line) => line._tag === "User" && line.name === name ? { ...line, password: stored } : line)
+    })
+  }
+)
+
+/** Removes an account's line. */
+export const remove = Effect.fn("UsersFile.remove")(function*(path: string, name: string) {
+  const file = yield* read(path)
+  if (file === undefined || !users(file).some((user) => user.name === name)) return yield* noSuchUser(name)
+  yield* write(path, { lines: file.lines.filter((line) => !(line._tag === "User" && line.name === name)) })
+})
+
+/** One account as `list` shows it: the name and the scheme (`""` = disabled), never the secret. */
+export interface Listing {
+  readonly name: string
+  readonly scheme: string
+}
+
+/** Lists the accounts in file order; a missing file has none. */
+export const list = Effect.fn("UsersFile.list")(function*(path: string) {
+  const file = yield* read(path)
+  return file === undefined
+    ? []
+    : users(file).map((user): Listing => ({ name: user.name, scheme: PasswordScheme.schemeOf(user.password) }))
+})
+
+// ---------------------------------------------------------------------------
+// The Directory layer
+
+/** Options for the users-file directory. */
+export interface LayerOptions extends Directory.Options {
+  /** The users file. */
+  readonly path: string
+  /** At most one `stat` per this interval on the login path (default 1 second; 0 = every login). */
+  readonly checkInterval?: Duration.Input | undefined
+}
+
+type Stamp = string
+
+const stampOf = (path: string): Promise<Stamp> =>
+  Fs.stat(path, { bigint: true }).then(
+    (s) => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`,
+    (cause) => {
+      if (isNotFound(cause)) return "missing"
+      throw cause
+    }
+  )
+
+const toSnapshot = (file: UsersFile | undefined): Directory.Snapshot =>
+  Directory.snapshot(file === undefined ? [] : users(file).map((user) => [user.name, user.password] as const))
+
+/**
+ * A directory backed by the users file, re-read when its identity, size or
+ * times change. A missing file means no users (warned once per disappearance);
+ * an unreadable file at start fails, and later keeps the last good contents.
+ */
+export const make = Effect.fn("UsersFile.make")(function*(options: LayerOptions) {
+  const { path } = options
+  const interval = Duration.toMillis(options.checkInterval ?? Duration.seconds(1))
+  const lock = yield* Semaphore.make(1)
+
+  const load = Effect.fn("UsersFile.load")(function*() {
+    const stamp = yield* Effect.tryPromise({ try: () => stampOf(path), catch: ioError(`cannot stat users file ${path}`) })
+    const file = stamp === "missing" ? undefined : yield* read(path)
+    if (file === undefined) {
+      yield* Effect.logWarning(`users file ${path} does not exist: no users can log in`)
+    } else {
+      for (const problem of file.problems) {
+        yield* Effect.logWarning(`users file ${path} line ${problem.line} skipped: ${problem.reason}`)
+      }
+    }
+    const snap = toSnapshot(file)
+    if (file !== undefined) yield* Directory.logUnusable(snap, `users file ${path}`)
+    return { stamp: file === undefined ? "missing" : stamp, snap }
+  })
+
+  let state = yield* load()
+  let checkedAt = yield* Clock.currentTimeMillis
+  let lastError = ""
+
+  const refresh = (now: number) =>
+    Effect.gen(function*() {
+      if (now - checkedAt < interval) return
+      checkedAt = now
+      const stamp = yield* Effect.promise(() => stampOf(path).catch((cause: unknown) => `error:${String((cause as { code?: unknown }).code)}`))
+      if (stamp === state.stamp) return
+      const next = yield* Effect.result(load())
+      if (next._tag === "Success") {
+        state = next.success
+        lastError = ""
+        yield* Effect.logInfo(`users file ${path} loaded: ${next.success.snap.users.size} users`)
+      } else if (next.failure.message !== lastError) {
+        lastError = next.failure.message
+        yield* Effect.logWarning(`${next.failure.message}; keeping the previous users`, next.failure.cause)
+      }
+    })
+
+  const current = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    if (now - checkedAt >= interval) yield* lock.withPermits(1)(refresh(now))
+    return state.snap
+  })
+
+  return Directory.make(current, options)
+})
+
+/** The `Directory` layer over a users file (see `make`). */
+export const layer = (options: LayerOptions): Layer.Layer<Directory.Directory, UsersFileError> =>
+  Layer.effect(Directory.Directory, make(options))

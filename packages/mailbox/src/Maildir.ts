@@ -1,0 +1,389 @@
+/**
+ * The Maildir store: `<root>/<user>/{new,cur,tmp}` as Postfix, Dovecot LDA and
+ * procmail write it, plus `pop3d-uidlist` for UIDs and cached sizes. It owns
+ * delivery (tmp → fsync → link into new), the snapshot at open (new → cur with
+ * `:2,`, UIDs for unknown files in mtime order), streaming reads and removal.
+ * It must never hold the mailbox lock for a session, never read a message
+ * whole into memory, never hand a UID out twice, and never throw.
+ *
+ * Crash safety: a file without an entry gets a fresh UID at the next open; an
+ * entry without a file is dropped at the next open; `next` only grows. Other
+ * tools may rename files (flags after `:`); the UID list is keyed by the base
+ * name, so they keep their UIDs. Lock backoff and file names use Effect's
+ * Clock, so run this store under a live clock.
+ */
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { Cause, Clock, Effect, Layer, Stream } from "effect"
+import type { MailboxView, MessageInfo } from "./Mailbox.ts"
+import { checkIndex, Mailbox, MailboxError, messageGone, readChunkSize, validateUser } from "./Mailbox.ts"
+import * as LockFile from "./LockFile.ts"
+import * as UidList from "./UidList.ts"
+import * as WireSize from "./WireSize.ts"
+import * as Files from "./internal/files.ts"
+
+/** Where the store lives and how it locks. */
+export interface Options {
+  /** The directory holding one Maildir per user. */
+  readonly root: string
+  /** Lock timing between processes sharing the root. */
+  readonly lock?: LockFile.Options | undefined
+}
+
+/** The name of the per-mailbox lock file guarding the UID list. */
+export const lockFileName = "pop3d-uidlist.lock"
+
+interface Paths {
+  readonly home: string
+  readonly new: string
+  readonly cur: string
+  readonly tmp: string
+  readonly lock: string
+}
+
+const pathsOf = (root: string, user: string): Paths => {
+  const home = Path.join(root, user)
+  return {
+    home,
+    new: Path.join(home, "new"),
+    cur: Path.join(home, "cur"),
+    tmp: Path.join(home, "tmp"),
+    lock: Path.join(home, lockFileName)
+  }
+}
+
+/** A message file as found on disk. */
+interface Found {
+  readonly dir: "new" | "cur"
+  readonly name: string
+  readonly base: string
+}
+
+interface Sizes {
+  readonly storageSize: number
+  readonly wireSize: number
+}
+
+/** The Maildir base name: the file name before the `:` that starts the info (flags). */
+export const baseName = (name: string): string => {
+  const colon = name.indexOf(":")
+  return colon === -1 ? name : name.slice(0, colon)
+}
+
+/** Sizes written into a name in Dovecot's style (`,S=<storage>,W=<wire>`), trusted only if S matches the file. */
+export const sizesFromName = (base: string, storageSize: number): Sizes | undefined => {
+  const s = /,S=(\d+)/.exec(base)
+  const w = /,W=(\d+)/.exec(base)
+  return s && w && Number(s[1]) === storageSize ? { storageSize, wireSize: Number(w[1]) } : undefined
+}
+
+const filePath = (p: Paths, f: Found) => Path.join(f.dir === "new" ? p.new : p.cur, f.name)
+
+/** Lists message files in new/ and cur/ by base name; a base in both counts as its cur/ file. */
+const scan = (p: Paths): Effect.Effect<Map<string, Found>, MailboxError> =>
+  Effect.gen(function*() {
+    const files = new Map<string, Found>()
+    for (const dir of ["new", "cur"] as const) {
+      const entries = yield* Files.orAbsent(Files.attempt(() => Fs.readdir(p[dir], { withFileTypes: true })))
+      for (const entry of entries ?? []) {
+        if (entry.name.startsWith(".") || !(entry.isFile() || entry.isSymbolicLink())) continue
+        const base = baseName(entry.name)
+        files.set(base, { dir, name: entry.name, base })
+      }
+    }
+    return files
+  }).pipe(Effect.mapError(Files.toMailboxError("list the mailbox")))
+
+/** Reads a file once, in chunks, to learn its sizes. */
+const measure = (path: string): Effect.Effect<Sizes, Files.FsError> =>
+  Effect.acquireUseRelease(
+    Files.attempt(() => Fs.open(path, "r")),
+    (handle) =>
+      Files.attempt(async () => {
+        const buffer = Buffer.allocUnsafe(readChunkSize)
+        const counter = WireSize.makeSizeCounter()
+        let storageSize = 0
+        for (;;) {
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
+          if (bytesRead === 0) break
+          counter.push(buffer.subarray(0, bytesRead))
+          storageSize += bytesRead
+        }
+        return { storageSize, wireSize: counter.total() }
+      }),
+    (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+  )
+
+interface Unknown {
+  readonly found: Found
+  readonly mtimeMs: number
+  readonly sizes: Sizes
+}
+
+/**
+ * Sizes and mtimes of the files whose base is not in `known`, in delivery
+ * order (mtime, then name). Files that vanish meanwhile are left out. `cache`
+ * holds sizes measured earlier (outside the lock); a file is read only if its
+ * sizes are neither cached, nor in its name.
+ */
+const describe = (
+  p: Paths,
+  files: ReadonlyMap<string, Found>,
+  known: ReadonlySet<string>,
+  cache: ReadonlyMap<string, Sizes>
+): Effect.Effect<Array<Unknown>, MailboxError> =>
+  Effect.gen(function*() {
+    const out: Array<Unknown> = []
+    for (const found of files.values()) {
+      if (known.has(found.base)) continue
+      const path = filePath(p, found)
+      const stat = yield* Files.orAbsent(Files.attempt(() => Fs.stat(path)))
+      if (stat === undefined) continue
+      const cached = cache.get(found.base)
+      const sizes = cached?.storageSize === stat.size
+        ? cached
+        : sizesFromName(found.base, stat.size) ?? (yield* Files.orAbsent(measure(path)))
+      if (sizes === undefined) continue
+      out.push({ found, mtimeMs: stat.mtimeMs, sizes })
+    }
+    return out.sort((a, b) =>
+      a.mtimeMs - b.mtimeMs || (a.found.name < b.found.name ? -1 : a.found.name > b.found.name ? 1 : 0)
+    )
+  }).pipe(Effect.mapError(Files.toMailboxError("read a new message")))
+
+/** True when list and files agree exactly and nothing waits in new/: open needs no lock then. */
+const isClean = (list: UidList.UidList, files: ReadonlyMap<string, Found>): boolean =>
+  list.entries.length === files.size && list.entries.every((e) => files.get(e.base)?.dir === "cur")
+
+interface State {
+  readonly list: UidList.UidList
+  readonly files: ReadonlyMap<string, Found>
+}
+
+/**
+ * Under the lock: brings the UID list in line with the directory. Moves new/
+ * to cur/ (adding `:2,`), drops entries whose files are gone, gives unknown
+ * files the next UIDs in delivery order, rebuilds a damaged list, and writes
+ * the list back if anything changed.
+ */
+const reconcile = (p: Paths, cache: ReadonlyMap<string, Sizes>): Effect.Effect<State, MailboxError> =>
+  Effect.gen(function*() {
+    const loaded = yield* UidList.load(p.home)
+    const list = loaded._tag === "Ok" ? loaded.list : yield* UidList.setAside(p.home, loaded)
+    let changed = loaded._tag === "Corrupt"
+
+    let files = yield* scan(p)
+    const waiting = [...files.values()].filter((f) => f.dir === "new")
+    for (const f of waiting) {
+      const target = f.name.includes(":") ? f.name : `${f.name}:2,`
+      yield* Files.orAbsent(Files.attempt(() => Fs.rename(Path.join(p.new, f.name), Path.join(p.cur, target))))
+    }
+    if (waiting.length > 0) files = yield* scan(p)
+    const entries = list.entries.filter((e) => files.has(e.base))
+    changed ||= entries.length !== list.entries.length
+
+    const unknown = yield* describe(p, files, new Set(entries.map((e) => e.base)), cache)
+    let next = list.next
+    for (const u of unknown) entries.push({ uid: next++, ...u.sizes, base: u.found.base })
+    changed ||= unknown.length > 0
+
+    const result: UidList.UidList = { next, entries }
+    if (changed) yield* UidList.write(p.home, result)
+    return { list: result, files }
+  }).pipe(Effect.mapError((e) => (e instanceof MailboxError ? e : Files.toMailboxError("move new messages")(e))))
+
+/** Drops removed messages from the UID list (best effort: the next open would drop them too). */
+const forget = (p: Paths, bases: ReadonlySet<string>, lock: LockFile.Options | undefined) =>
+  LockFile.withLock(
+    p.lock,
+    Effect.gen(function*() {
+      const loaded = yield* UidList.load(p.home)
+      if (loaded._tag !== "Ok") return
+      const entries = loaded.list.entries.filter((e) => !bases.has(e.base))
+      if (entries.length !== loaded.list.entries.length) {
+        yield* UidList.write(p.home, { next: loaded.list.next, entries })
+      }
+    }),
+    lock
+  )
+
+const sanitizedHost = Os.hostname().replace(/[/:,]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`)
+let deliveryCounter = 0
+
+/** A Maildir file name unique on this host: `<secs>.M<usecs>P<pid>Q<n>.<host>,S=<size>,W=<wire>`. */
+const uniqueName = (sizes: Sizes) =>
+  Effect.map(Clock.currentTimeNanos, (nanos) => {
+    const secs = nanos / 1_000_000_000n
+    const usecs = (nanos / 1000n) % 1_000_000n
+    return `${secs}.M${usecs}P${process.pid}Q${++deliveryCounter}.${sanitizedHost},S=${sizes.storageSize},W=${sizes.wireSize}`
+  })
+
+/** Builds the Maildir store's service value over `options.root`. */
+export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
+  Effect.sync(() => {
+    const root = Path.resolve(options.root)
+    const withLock = <A, E>(p: Paths, use: Effect.Effect<A, E>) => LockFile.withLock(p.lock, use, options.lock)
+
+    /** The user's mailbox paths, after creating its directories if needed. */
+    const mailbox = (user: string) =>
+      Effect.gen(function*() {
+        const p = pathsOf(root, yield* validateUser(user))
+        const stat = yield* Files.attempt(() => Fs.stat(root)).pipe(
+          Effect.tap(() => Files.attempt(() => Fs.access(root, Fs.constants.R_OK | Fs.constants.W_OK | Fs.constants.X_OK))),
+          Effect.mapError((cause) =>
+            new MailboxError({ reason: "Unavailable", message: "the mail store root is missing or unreadable", cause })
+          )
+        )
+        if (!stat.isDirectory()) {
+          return yield* new MailboxError({ reason: "Unavailable", message: "the mail store root is not a directory" })
+        }
+        yield* Effect.forEach([p.home, p.new, p.cur, p.tmp], Files.ensureDir, { discard: true }).pipe(
+          Effect.mapError(Files.toMailboxError("create the mailbox"))
+        )
+        return p
+      })
+
+    const open = (user: string) =>
+      Effect.gen(function*() {
+        const p = yield* mailbox(user)
+        const first = yield* UidList.load(p.home)
+        const files = yield* scan(p)
+        if (first._tag === "Ok" && isClean(first.list, files)) return view(p, { list: first.list, files })
+        // Read new files' bodies before taking the lock, so the lock is held only briefly.
+        const known = new Set(first._tag === "Ok" ? first.list.entries.map((e) => e.base) : [])
+        const unknown = yield* describe(p, files, known, new Map())
+        const cache = new Map(unknown.map((u) => [u.found.base, u.sizes]))
+        return view(p, yield* withLock(p, reconcile(p, cache)))
+      })
+
+    const view = (p: Paths, state: State): MailboxView => {
+      const entries = state.list.entries
+      const messages: ReadonlyArray<MessageInfo> = entries.map((e) => ({
+        uid: e.uid,
+        wireSize: e.wireSize,
+        storageSize: e.storageSize
+      }))
+      // Last known file of each message; refreshed by base name when another tool renamed it.
+      const located: Array<Found | undefined> = entries.map((e) => state.files.get(e.base))
+      const locate = (index: number) =>
+        located[index] !== undefined
+          ? Effect.succeed(located[index])
+          : Effect.map(scan(p), (files) => (located[index] = files.get(entries[index]!.base)))
+
+      /** Runs `f` on the message's current path, re-locating it when it moved; `undefined` if it is gone. */
+      const onFile = <A>(index: number, f: (path: string) => Effect.Effect<A | undefined, Files.FsError>) =>
+        Effect.gen(function*() {
+          for (let attempt = 0; attempt < 5; attempt++) {
+            const found = yield* locate(index)
+            if (found === undefined) return undefined
+            const result = yield* f(filePath(p, found))
+            if (result !== undefined) return result
+            located[index] = undefined
+          }
+          return yield* new MailboxError({
+            reason: "Unavailable",
+            message: `message with UID ${entries[index]!.uid} keeps being renamed; try again`
+          })
+        })
+
+      const read = (index: number): Stream.Stream<Uint8Array, MailboxError> =>
+        Stream.unwrap(Effect.gen(function*() {
+          yield* checkIndex(entries, index)
+          const handle = yield* Effect.acquireRelease(
+            onFile(index, (path) => Files.orAbsent(Files.attempt(() => Fs.open(path, "r")))).pipe(
+              Effect.mapError((e) => (e instanceof MailboxError ? e : Files.toMailboxError("open a message")(e))),
+              Effect.flatMap((h) => (h === undefined ? Effect.fail(messageGone(entries[index]!.uid)) : Effect.succeed(h)))
+            ),
+            (h) => Effect.promise(() => h.close().catch(() => undefined))
+          )
+          const pull = Files.attempt(() => handle.read(Buffer.allocUnsafe(readChunkSize), 0, readChunkSize, null)).pipe(
+            Effect.mapError(Files.toMailboxError("read a message")),
+            Effect.flatMap(({ buffer, bytesRead }) =>
+              bytesRead === 0 ? Cause.done() : Effect.succeed([buffer.subarray(0, bytesRead)] as const)
+            )
+          )
+          return Stream.fromPull(Effect.succeed(pull))
+        }))
+
+      const commitUpdate = (indices: ReadonlyArray<number>) =>
+        Effect.gen(function*() {
+          for (const index of indices) yield* checkIndex(entries, index)
+          const marked = [...new Set(indices)]
+          const removed = new Set<string>()
+          const failures: Array<unknown> = []
+          for (const index of marked) {
+            const unlink = onFile(index, (path) => Files.orAbsent(Effect.as(Files.attempt(() => Fs.unlink(path)), true)))
+            const outcome = yield* Effect.result(unlink)
+            if (outcome._tag === "Success") removed.add(entries[index]!.base)
+            else failures.push(outcome.failure)
+          }
+          if (removed.size > 0) {
+            yield* Effect.forEach([p.cur, p.new], Files.syncDir, { discard: true }).pipe(
+              Effect.andThen(forget(p, removed, options.lock)),
+              Effect.ignore({ log: "Warn", message: "mail store: UID list not updated after removal" })
+            )
+          }
+          if (failures.length > 0) {
+            return yield* new MailboxError({
+              reason: "PartialUpdate",
+              message: `removed ${removed.size} of ${marked.length} messages marked for deletion; ` +
+                `${failures.length} could not be removed`,
+              removed: removed.size,
+              cause: failures[0]
+            })
+          }
+          return { removed: removed.size }
+        }).pipe(Effect.uninterruptible)
+
+      return { messages, read, commitUpdate }
+    }
+
+    const deliver = (user: string, message: Uint8Array) =>
+      Effect.gen(function*() {
+        const p = yield* mailbox(user)
+        const sizes: Sizes = { storageSize: message.length, wireSize: WireSize.wireSize(message) }
+        const name = yield* uniqueName(sizes)
+        const tmpPath = Path.join(p.tmp, name)
+        const newPath = Path.join(p.new, name)
+        const cleanUp = Effect.ignore(Effect.all([Files.unlinkIfPresent(tmpPath), Files.unlinkIfPresent(newPath)]))
+
+        yield* Effect.acquireUseRelease(
+          Files.attempt(() => Fs.open(tmpPath, "wx", 0o600)),
+          (handle) => Effect.andThen(Files.attempt(() => handle.writeFile(message)), Files.attempt(() => handle.sync())),
+          (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+        ).pipe(Effect.mapError(Files.toMailboxError("write the message")), Effect.onError(() => cleanUp))
+
+        const uid = yield* withLock(
+          p,
+          Effect.gen(function*() {
+            yield* Files.attempt(() => Fs.link(tmpPath, newPath)).pipe(
+              Effect.andThen(Files.unlinkIfPresent(tmpPath)),
+              Effect.andThen(Files.syncDir(p.new)),
+              Effect.mapError(Files.toMailboxError("move the message into new/"))
+            )
+            const loaded = yield* UidList.load(p.home)
+            if (loaded._tag === "Ok") {
+              const uid = loaded.list.next
+              const entry = { uid, ...sizes, base: name }
+              yield* UidList.write(p.home, { next: uid + 1, entries: [...loaded.list.entries, entry] })
+              return uid
+            }
+            const state = yield* reconcile(p, new Map([[name, sizes]]))
+            const entry = state.list.entries.find((e) => e.base === name)
+            if (entry === undefined) {
+              return yield* new MailboxError({ reason: "Unavailable", message: "the delivered message vanished" })
+            }
+            return entry.uid
+          })
+        ).pipe(Effect.onError(() => cleanUp))
+        return { uid }
+      })
+
+    const create = (user: string) => Effect.asVoid(mailbox(user))
+
+    return Mailbox.of({ open, deliver, create })
+  })
+
+/** The Maildir store as a Layer over `options.root`. */
+export const layer = (options: Options): Layer.Layer<Mailbox> => Layer.effect(Mailbox, make(options))

@@ -1,0 +1,81 @@
+/**
+ * Node file-system calls as Effects for the Maildir store: every call fails
+ * with the raw errno error (so callers can branch on `code`), and `toMailboxError`
+ * turns what is left into a `MailboxError`. Nothing here throws or knows about
+ * UIDs; nothing outside this package imports it.
+ */
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
+import { Effect } from "effect"
+import { MailboxError } from "../Mailbox.ts"
+
+/** A failed file-system call, as Node reports it. */
+export type FsError = NodeJS.ErrnoException
+
+/** Runs one promise-returning fs call, failing with its errno error. */
+export const attempt = <A>(f: () => Promise<A>): Effect.Effect<A, FsError> =>
+  Effect.tryPromise({
+    try: f,
+    catch: (cause) => (cause instanceof Error ? cause : new Error(String(cause))) as FsError
+  })
+
+/** True when the error has this errno code. */
+export const isCode = (error: FsError, ...codes: ReadonlyArray<string>): boolean =>
+  error.code !== undefined && codes.includes(error.code)
+
+/** Maps ENOENT to `undefined`, leaving other failures alone. */
+export const orAbsent = <A>(self: Effect.Effect<A, FsError>): Effect.Effect<A | undefined, FsError> =>
+  Effect.catchIf(self, (e) => isCode(e, "ENOENT"), () => Effect.succeed(undefined))
+
+/** Wraps a leftover fs failure as `Unavailable`, naming what was being done. */
+export const toMailboxError = (doing: string) => (cause: FsError): MailboxError =>
+  new MailboxError({
+    reason: "Unavailable",
+    message: `mail store: could not ${doing}${cause.code === undefined ? "" : ` (${cause.code})`}`,
+    cause
+  })
+
+/** The entries of a directory; a missing directory has none. */
+export const readdir = (dir: string): Effect.Effect<ReadonlyArray<string>, FsError> =>
+  Effect.map(orAbsent(attempt(() => Fs.readdir(dir))), (names) => names ?? [])
+
+/** Creates a directory unless it exists already. */
+export const ensureDir = (dir: string): Effect.Effect<void, FsError> =>
+  Effect.catchIf(attempt(() => Fs.mkdir(dir)), (e) => isCode(e, "EEXIST"), () => Effect.void)
+
+/** fsyncs a directory so that a rename or link into it survives a crash. */
+export const syncDir = (dir: string): Effect.Effect<void, FsError> =>
+  Effect.acquireUseRelease(
+    attempt(() => Fs.open(dir, "r")),
+    (handle) => attempt(() => handle.sync()),
+    (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+  )
+
+/** Removes a file, treating "already gone" as done. */
+export const unlinkIfPresent = (path: string): Effect.Effect<boolean, FsError> =>
+  Effect.map(orAbsent(Effect.as(attempt(() => Fs.unlink(path)), true)), (done) => done === true)
+
+let tmpCounter = 0
+
+/**
+ * Replaces `path` atomically with `data`: write a fresh temp file beside it,
+ * fsync, rename over, fsync the directory. A reader sees the old or the new
+ * content, never a mix; a crash leaves at worst a stray temp file.
+ */
+export const writeFileAtomic = (path: string, data: string | Uint8Array): Effect.Effect<void, FsError> => {
+  const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`
+  const write = Effect.acquireUseRelease(
+    attempt(() => Fs.open(tmp, "wx", 0o600)),
+    (handle) =>
+      Effect.andThen(
+        attempt(() => handle.writeFile(data)),
+        attempt(() => handle.sync())
+      ),
+    (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+  )
+  return write.pipe(
+    Effect.andThen(attempt(() => Fs.rename(tmp, path))),
+    Effect.andThen(syncDir(Path.dirname(path))),
+    Effect.onError(() => Effect.ignore(unlinkIfPresent(tmp)))
+  )
+}

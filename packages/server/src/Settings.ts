@@ -1,0 +1,263 @@
+// Every setting pop3d has, in one table: its flag, environment variable, config-file key, default and Exchange
+// counterpart, and the one Schema that validates them all at start-up. It reads files and the environment it is
+// given; it never opens a socket and never falls back silently on an invalid value.
+import { Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
+/** How a setting is named in each place it can be given, and what it means. */
+export interface SettingSpec {
+  /** Flag name without the dashes; also the key in the config file. */
+  readonly flag: string
+  /** Environment variable. */
+  readonly env: string
+  /** Default as it would be written on the command line ("" means: derived, see `doc`). */
+  readonly default: string
+  /** One line for `--help` and the README. */
+  readonly doc: string
+  /** The Exchange `Set-PopSettings` parameter this corresponds to, if any. */
+  readonly exchange?: string
+}
+
+const spec = (flag: string, def: string, doc: string, exchange?: string): SettingSpec => ({
+  flag,
+  env: "POP3D_" + flag.toUpperCase().replace(/-/g, "_"),
+  default: def,
+  doc,
+  ...(exchange === undefined ? {} : { exchange })
+})
+
+/** The settings table: the single source for flags, environment variables, config keys and the README. */
+export const specs: ReadonlyArray<SettingSpec> = [
+  spec("config", "", "Config file of `key = value` lines (keys are the flag names); default <data>/pop3d.conf if it exists"),
+  spec("data", "./data", "Data folder holding the users file, the Maildirs and the TLS certificate"),
+  spec("listen", "127.0.0.1", "Address both listeners bind to", "Bindings / UnencryptedOrTLSBindings / SSLBindings"),
+  spec("port", "", "Plain POP3 + STLS port; 0 turns the listener off (default 110 as root, 1110 otherwise)", "UnencryptedOrTLSBindings"),
+  spec("tls-port", "", "Implicit-TLS POP3 port; 0 turns it off (default 995 as root, 1995 otherwise)", "SSLBindings"),
+  spec("tls-cert", "", "PEM certificate chain (default <data>/tls/cert.pem, made self-signed on first start)", "X509CertificateName"),
+  spec("tls-key", "", "PEM private key (default <data>/tls/key.pem, made on first start)", "X509CertificateName"),
+  spec("maildir-root", "", "Folder holding one Maildir per user, <root>/<user>/{new,cur,tmp} (default <data>/maildir)"),
+  spec("users-file", "", "Users file in Dovecot passwd-file format (default <data>/users)"),
+  spec("unauthenticated-timeout", "60", "Seconds of inactivity before login after which the connection is closed", "PreAuthenticatedConnectionTimeout"),
+  spec("authenticated-timeout", "1800", "Seconds of inactivity after login after which the connection is closed", "AuthenticatedConnectionTimeout"),
+  spec("max-command-size", "512", "Longest command line in octets, CRLF included (40..1024; below 255 pop3d warns)", "MaxCommandSize"),
+  spec("max-sasl-response", "65536", "Longest SASL client response line in octets during AUTH"),
+  spec("exact-rfc822-size", "on", "on: LIST/STAT sizes are exactly the octets RETR sends; off: storage sizes", "EnableExactRFC822Size"),
+  spec("plaintext", "tls-only", "USER/PASS and AUTH PLAIN: allowed, tls-only (only on TLS connections) or never", "LoginType"),
+  spec("max-auth-failures", "3", "Failed logins on one connection before the server answers -ERR and closes"),
+  spec("log-level", "info", "Least severe log level written: debug, info, warning, error")
+]
+
+/** The plaintext-authentication policy (PROFILE V0010). */
+export type PlaintextPolicy = "allowed" | "tls-only" | "never"
+
+/** The validated settings pop3d runs with. */
+export interface Settings {
+  readonly dataDir: string
+  readonly configFile: string | undefined
+  readonly listen: string
+  readonly port: number
+  readonly tlsPort: number
+  readonly tlsCert: string
+  readonly tlsKey: string
+  readonly tlsCertIsDefault: boolean
+  readonly maildirRoot: string
+  readonly usersFile: string
+  readonly unauthenticatedTimeout: number
+  readonly authenticatedTimeout: number
+  readonly maxCommandSize: number
+  readonly maxSaslResponse: number
+  readonly exactRfc822Size: boolean
+  readonly plaintext: PlaintextPolicy
+  readonly maxAuthFailures: number
+  readonly logLevel: "debug" | "info" | "warning" | "error"
+}
+
+/** Start-up failed because a setting is invalid; `message` names the setting and where it came from. */
+export class SettingsError extends Schema.TaggedError<SettingsError>()("SettingsError", {
+  message: Schema.String
+}) {}
+
+const intIn = (min: number, max: number) =>
+  Schema.String.pipe(
+    Schema.check(Schema.isPattern(/^[0-9]{1,9}$/, { message: "expected a whole number" })),
+    Schema.decodeTo(
+      Schema.Number.pipe(Schema.check(Schema.isInt(), Schema.isBetween({ minimum: min, maximum: max }))),
+      SchemaTransformation.numberFromString
+    )
+  )
+
+const onOff = Schema.Literals(["on", "off", "true", "false", "yes", "no"])
+
+/** The raw (string) form of every setting, keyed by flag name, validated as one Schema. */
+const Raw = Schema.Struct({
+  "data": Schema.NonEmptyString,
+  "listen": Schema.NonEmptyString,
+  "port": intIn(0, 65535),
+  "tls-port": intIn(0, 65535),
+  "tls-cert": Schema.String,
+  "tls-key": Schema.String,
+  "maildir-root": Schema.String,
+  "users-file": Schema.String,
+  "unauthenticated-timeout": intIn(1, 86_400),
+  "authenticated-timeout": intIn(1, 86_400),
+  "max-command-size": intIn(40, 1024),
+  "max-sasl-response": intIn(1024, 1_048_576),
+  "exact-rfc822-size": onOff,
+  "plaintext": Schema.Literals(["allowed", "tls-only", "never"]),
+  "max-auth-failures": intIn(1, 100),
+  "log-level": Schema.Literals(["debug", "info", "warning", "error"])
+})
+
+/** Parses a config file of `key = value` lines; `#` starts a comment. Keys are flag names. */
+export const parseConfigFile = (text: string, file: string): Result.Result<Record<string, string>, string> => {
+  const out: Record<string, string> = {}
+  const known = new Set(specs.map((s) => s.flag))
+  const lines = text.split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.replace(/(^|\s)#.*$/, "").trim()
+    if (line === "") continue
+    const eq = line.indexOf("=")
+    if (eq <= 0) return Result.fail(`${file}:${i + 1}: expected "key = value"`)
+    const key = line.slice(0, eq).trim()
+    if (!known.has(key) || key === "config") return Result.fail(`${file}:${i + 1}: unknown setting "${key}"`)
+    out[key] = line.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1")
+  }
+  return Result.succeed(out)
+}
+
+/** Where a raw value came from, for error messages. */
+type Origin = "default" | "config" | "env" | "flag"
+
+/** The sources settings are read from, in increasing precedence: defaults, config file, environment, flags. */
+export interface Sources {
+  readonly flags: Readonly<Record<string, string | undefined>>
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly isRoot: boolean
+}
+
+const describeOrigin = (flag: string, origin: Origin, configFile: string | undefined): string => {
+  const s = specs.find((x) => x.flag === flag)!
+  switch (origin) {
+    case "flag":
+      return `--${flag}`
+    case "env":
+      return s.env
+    case "config":
+      return `${flag} in ${configFile}`
+    case "default":
+      return `${flag} (default)`
+  }
+}
+
+/** Reads, merges and validates the settings; fails with a message naming the offending setting. */
+export const load = (sources: Sources): Effect.Effect<Settings, SettingsError> =>
+  Effect.gen(function*() {
+    const pick = (flag: string): [string, Origin] | undefined => {
+      const s = specs.find((x) => x.flag === flag)!
+      const f = sources.flags[flag]
+      if (f !== undefined) return [f, "flag"]
+      const e = sources.env[s.env]
+      if (e !== undefined && e !== "") return [e, "env"]
+      return undefined
+    }
+    const dataDir = Path.resolve(pick("data")?.[0] ?? "./data")
+    const explicitConfig = pick("config")?.[0]
+    const configPath = explicitConfig !== undefined ? Path.resolve(explicitConfig) : Path.join(dataDir, "pop3d.conf")
+    let fromFile: Record<string, string> = {}
+    let configFile: string | undefined
+    if (explicitConfig !== undefined || Fs.existsSync(configPath)) {
+      const text = yield* Effect.try({
+        try: () => Fs.readFileSync(configPath, "utf8"),
+        catch: (e) => new SettingsError({ message: `cannot read config file ${configPath}: ${(e as Error).message}` })
+      })
+      const parsed = parseConfigFile(text, configPath)
+      if (Result.isFailure(parsed)) return yield* new SettingsError({ message: parsed.failure })
+      fromFile = parsed.success
+      configFile = configPath
+    }
+    const raw: Record<string, string> = {}
+    const origin: Record<string, Origin> = {}
+    for (const s of specs) {
+      if (s.flag === "config") continue
+      const p = pick(s.flag)
+      if (p !== undefined) {
+        raw[s.flag] = p[0]
+        origin[s.flag] = p[1]
+      } else if (fromFile[s.flag] !== undefined) {
+        raw[s.flag] = fromFile[s.flag]!
+        origin[s.flag] = "config"
+      } else {
+        raw[s.flag] = s.default
+        origin[s.flag] = "default"
+      }
+    }
+    if (raw["data"] === "" || origin["data"] === "default") raw["data"] = dataDir
+    if (raw["port"] === "") raw["port"] = sources.isRoot ? "110" : "1110"
+    if (raw["tls-port"] === "") raw["tls-port"] = sources.isRoot ? "995" : "1995"
+    const decoded = Schema.decodeUnknownResult(Raw)(raw, { errors: "first" })
+    if (Result.isFailure(decoded)) {
+      const issue = decoded.failure.issue
+      const flag = firstPathKey(issue) ?? "settings"
+      const where = specs.some((s) => s.flag === flag) ? describeOrigin(flag, origin[flag] ?? "default", configFile) : flag
+      const value = raw[flag]
+      return yield* new SettingsError({
+        message: `invalid setting ${where}${value === undefined ? "" : ` = "${value}"`}: ${
+          SchemaIssue.makeFormatterDefault()(leafIssue(issue)).split("\n")[0]
+        }`
+      })
+    }
+    const r = decoded.success
+    const data = Path.resolve(r["data"])
+    const inData = (v: string, ...rel: Array<string>) => (v === "" ? Path.join(data, ...rel) : Path.resolve(v))
+    return {
+      dataDir: data,
+      configFile,
+      listen: r["listen"],
+      port: r["port"],
+      tlsPort: r["tls-port"],
+      tlsCert: inData(r["tls-cert"], "tls", "cert.pem"),
+      tlsKey: inData(r["tls-key"], "tls", "key.pem"),
+      tlsCertIsDefault: r["tls-cert"] === "" && r["tls-key"] === "",
+      maildirRoot: inData(r["maildir-root"], "maildir"),
+      usersFile: inData(r["users-file"], "users"),
+      unauthenticatedTimeout: r["unauthenticated-timeout"],
+      authenticatedTimeout: r["authenticated-timeout"],
+      maxCommandSize: r["max-command-size"],
+      maxSaslResponse: r["max-sasl-response"],
+      exactRfc822Size: r["exact-rfc822-size"] === "on" || r["exact-rfc822-size"] === "true" ||
+        r["exact-rfc822-size"] === "yes",
+      plaintext: r["plaintext"],
+      maxAuthFailures: r["max-auth-failures"],
+      logLevel: r["log-level"]
+    } satisfies Settings
+  })
+
+const firstPathKey = (issue: SchemaIssue.Issue): string | undefined => {
+  let cur: SchemaIssue.Issue = issue
+  for (let i = 0; i < 8; i++) {
+    if (cur._tag === "Pointer") {
+      const k = cur.path[0]
+      return typeof k === "string" ? k : undefined
+    }
+    if (cur._tag === "Composite" && cur.issues.length > 0) cur = cur.issues[0]!
+    else return undefined
+  }
+  return undefined
+}
+
+const leafIssue = (issue: SchemaIssue.Issue): SchemaIssue.Issue => {
+  let cur: SchemaIssue.Issue = issue
+  for (let i = 0; i < 8; i++) {
+    if (cur._tag === "Pointer") cur = cur.issue
+    else if (cur._tag === "Composite" && cur.issues.length > 0) cur = cur.issues[0]!
+    else return cur
+  }
+  return cur
+}
+
+/** Warnings about settings that are valid but unwise, printed at start-up. */
+export const warnings = (s: Settings): ReadonlyArray<string> =>
+  s.maxCommandSize < 255
+    ? [`max-command-size ${s.maxCommandSize} is below the 255 octets RFC 2449 requires wherever CAPA is offered`]
+    : []
