@@ -179,7 +179,8 @@ const noSuchUser = (name: string) =>
   new UsersFileError({ reason: "NoSuchUser", message: `no user ${JSON.stringify(name)}` })
 
 /** Adds an account (creating the file if missing); fails with `UserExists` if the name is taken. */
-export const add = Effect.fn("UsersFile.add")(
+export const add: (path: string, name: string, password: string, options?: HashOptions) => Effect.Effect<void, UsersFileError> =
+  Effect.fn("UsersFile.add")(
   function*(path: string, name: string, password: string, options?: HashOptions) {
     yield* checkName(name)
     const file = (yield* read(path)) ?? { lines: [], problems: [] }
@@ -192,7 +193,12 @@ export const add = Effect.fn("UsersFile.add")(
 )
 
 /** Replaces an account's password, keeping the rest of its line. */
-export const setPassword = Effect.fn("UsersFile.setPassword")(
+export const setPassword: (
+  path: string,
+  name: string,
+  password: string,
+  options?: HashOptions
+) => Effect.Effect<void, UsersFileError> = Effect.fn("UsersFile.setPassword")(
   function*(path: string, name: string, password: string, options?: HashOptions) {
     const file = yield* read(path)
     if (file === undefined || !users(file).some((user) => user.name === name)) return yield* noSuchUser(name)
@@ -204,7 +210,9 @@ export const setPassword = Effect.fn("UsersFile.setPassword")(
 )
 
 /** Removes an account's line. */
-export const remove = Effect.fn("UsersFile.remove")(function*(path: string, name: string) {
+export const remove: (path: string, name: string) => Effect.Effect<void, UsersFileError> = Effect.fn(
+  "UsersFile.remove"
+)(function*(path: string, name: string) {
   const file = yield* read(path)
   if (file === undefined || !users(file).some((user) => user.name === name)) return yield* noSuchUser(name)
   yield* write(path, { lines: file.lines.filter((line) => !(line._tag === "User" && line.name === name)) })
@@ -217,7 +225,9 @@ export interface Listing {
 }
 
 /** Lists the accounts in file order; a missing file has none. */
-export const list = Effect.fn("UsersFile.list")(function*(path: string) {
+export const list: (path: string) => Effect.Effect<ReadonlyArray<Listing>, UsersFileError> = Effect.fn(
+  "UsersFile.list"
+)(function*(path: string) {
   const file = yield* read(path)
   return file === undefined
     ? []
@@ -254,13 +264,17 @@ const toSnapshot = (file: UsersFile | undefined): Directory.Snapshot =>
  * times change. A missing file means no users (warned once per disappearance);
  * an unreadable file at start fails, and later keeps the last good contents.
  */
-export const make = Effect.fn("UsersFile.make")(function*(options: LayerOptions) {
+export const make: (options: LayerOptions) => Effect.Effect<Directory.Directory["Service"], UsersFileError> =
+  Effect.fn("UsersFile.make")(function*(options: LayerOptions) {
   const { path } = options
   const interval = Duration.toMillis(options.checkInterval ?? Duration.seconds(1))
   const lock = yield* Semaphore.make(1)
 
   const load = Effect.fn("UsersFile.load")(function*() {
-    const stamp = yield* Effect.tryPromise({ try: () => stampOf(path), catch: ioError(`cannot stat users file ${path}`) })
+    const stamp = yield* Effect.tryPromise({
+      try: () => stampOf(path),
+      catch: ioError(`cannot stat users file ${path}`)
+    })
     const file = stamp === "missing" ? undefined : yield* read(path)
     if (file === undefined) {
       yield* Effect.logWarning(`users file ${path} does not exist: no users can log in`)
@@ -282,7 +296,8 @@ export const make = Effect.fn("UsersFile.make")(function*(options: LayerOptions)
     Effect.gen(function*() {
       if (now - checkedAt < interval) return
       checkedAt = now
-      const stamp = yield* Effect.promise(() => stampOf(path).catch((cause: unknown) => `error:${String((cause as { code?: unknown }).code)}`))
+      // A failed stat gives a stamp that never matches, so `load` runs and reports it.
+      const stamp = yield* Effect.promise(() => stampOf(path).catch(() => "unknown"))
       if (stamp === state.stamp) return
       const next = yield* Effect.result(load())
       if (next._tag === "Success") {

@@ -43,10 +43,10 @@ describe("UsersFile.parse / serialise", () => {
     },
     {
       name: "comments, blank lines and order kept",
-      input: "# users\n\nalice:{PLAIN}a\n  # indented: not a comment, and no colon\n#x:y\nbob:{PLAIN}b\n   \n",
+      input: "# users\n\nalice:{PLAIN}a\n  # indented, so not a comment\n#x:y\nbob:{PLAIN}b\n   \n",
       users: [["alice", "{PLAIN}a", ""], ["bob", "{PLAIN}b", ""]],
       problems: [4],
-      output: "# users\n\nalice:{PLAIN}a\n  # indented: not a comment, and no colon\n#x:y\nbob:{PLAIN}b\n   \n"
+      output: "# users\n\nalice:{PLAIN}a\n  # indented, so not a comment\n#x:y\nbob:{PLAIN}b\n   \n"
     },
     {
       name: "missing final newline is added",
@@ -266,6 +266,31 @@ describe("UsersFile.layer", () => {
       for (const line of logs) assert.notMatch(line, /hunter/)
     }).pipe(Effect.provide(captureLogs(logs)))
   })
+
+  it.effect("an unreadable file keeps the previous users and warns once", () => {
+    const logs: Array<string> = []
+    return Effect.gen(function*() {
+      const dir = yield* tempDir
+      const path = NodePath.join(dir, "users")
+      yield* write(path, "alice:{PLAIN}pw\n")
+      const directory = yield* UsersFile.make({ path, checkInterval: 0 })
+      yield* Effect.promise(() => Fs.rm(path))
+      yield* Effect.promise(() => Fs.mkdir(path)) // reading a directory fails with EISDIR
+      assert.deepStrictEqual(yield* directory.verify("alice", "pw"), Option.some("alice"))
+      assert.deepStrictEqual(yield* directory.verify("alice", "pw"), Option.some("alice"))
+      assert.strictEqual(logs.filter((l) => l.includes("keeping the previous users")).length, 1, logs.join("\n"))
+      yield* Effect.promise(() => Fs.rmdir(path))
+      yield* write(path, "alice:{PLAIN}new\n")
+      assert.deepStrictEqual(yield* directory.verify("alice", "new"), Option.some("alice"))
+    }).pipe(Effect.provide(captureLogs(logs)))
+  })
+
+  it.effect("an unreadable file at start fails the layer", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const error = yield* Effect.flip(UsersFile.make({ path: dir }))
+      assert.strictEqual(error.reason, "Io")
+    }))
 
   it.effect("the layer provides Directory", () =>
     Effect.gen(function*() {

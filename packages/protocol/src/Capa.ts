@@ -11,7 +11,7 @@ export interface Capabilities {
   readonly loginDelay?: number | undefined
 }
 
-/** The CAPA body lines: TOP, UIDL, USER?, SASL?, RESP-CODES, AUTH-RESP-CODE, PIPELINING, STLS?, EXPIRE?, LOGIN-DELAY?, IMPLEMENTATION. */
+/** The CAPA body lines in RFC 2449 names, in a fixed order, optional ones only when offered. */
 export const render = (caps: Capabilities): ReadonlyArray<string> => {
   const lines = ["TOP", "UIDL"]
   if (caps.user) lines.push("USER")

@@ -1,7 +1,6 @@
-// Owns the POP3 command grammar: one framed line in, one typed `Command` (validated by the `Command` Schema) or a
-// typed `CommandError` out. Separators are runs of SP/TAB, keywords are case-insensitive. PASS is special: exactly
-// one separator octet after the keyword is consumed and the rest of the line is the password, verbatim (so
-// "PASS  a b " gives " a b "). It must never throw, and never echo more than 40 octets of an unknown verb.
+// Owns the POP3 command grammar: a framed line in, a `Command` (checked by its Schema) or a `CommandError` out.
+// Separators are runs of SP/TAB except after PASS, where exactly one SP/TAB is consumed and the rest of the line is
+// the password verbatim ("PASS  a b " gives " a b "). It must never throw, nor echo over 40 octets of a verb.
 import { Data, Result, Schema } from "effect"
 
 /** A message number: a decimal integer from 1 to 999999999 (at most 9 significant digits). */

@@ -86,7 +86,10 @@ describe("DotStuffer", () => {
   it("a split at every offset, or at every pair of offsets, gives the same output", () => {
     const data = bytes(sample)
     const expected = encode([data])
-    assert.strictEqual(expected, "Subject: hi\r\nFrom: a@b\r\n\r\n..first\r\nsecond\r\nthird\r\n..\r\n...x\r\nlast\r\n.\r\n")
+    assert.strictEqual(
+      expected,
+      "Subject: hi\r\nFrom: a@b\r\n\r\n..first\r\nsecond\r\nthird\r\n..\r\n...x\r\nlast\r\n.\r\n"
+    )
     for (let i = 0; i <= data.length; i++) {
       assert.strictEqual(encode(splitAt(data, [i])), expected, `split at ${i}`)
       for (let j = i; j <= data.length; j++) {

@@ -5,7 +5,8 @@ import { Buffer } from "node:buffer"
 export const bytes = (text: string): Uint8Array => Buffer.from(text, "latin1")
 
 /** The latin1 text of some bytes. */
-export const text = (data: Uint8Array): string => Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("latin1")
+export const text = (data: Uint8Array): string =>
+  Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("latin1")
 
 /** Concatenates byte arrays. */
 export const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => Buffer.concat(parts)

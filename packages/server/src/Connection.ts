@@ -88,7 +88,7 @@ export const serve = (
 
     const enqueue = (text: string) =>
       Effect.suspend(() => {
-        queued.push(text)
+        queued.push(Buffer.from(text, "latin1"))
         queuedBytes += text.length
         return queuedBytes >= flushThreshold ? flush : Effect.void
       })
@@ -137,7 +137,7 @@ export const serve = (
           }
           return yield* Effect.failCause(first.cause as Cause.Cause<never>)
         }
-        yield* guardWrite(writer.writeAll([out.status, ...first.value]))
+        yield* guardWrite(writer.writeAll([Buffer.from(out.status, "latin1"), ...first.value]))
         bytesOut += out.status.length + sum(first.value)
         for (;;) {
           const next = yield* Effect.exit(pull)
@@ -190,7 +190,7 @@ export const serve = (
 
     const notice = (text: string) =>
       Effect.suspend(() => {
-        queued.push(Reply.err(text))
+        queued.push(Buffer.from(Reply.err(text), "latin1"))
         return flush
       }).pipe(Effect.timeout(noticeTimeout), Effect.ignore)
 

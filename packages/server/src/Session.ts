@@ -186,6 +186,17 @@ export const messageGone = (t: Transaction, index: number): string => {
 // ---------------------------------------------------------------------------------------------------------------
 // Logging in
 
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+/** Lines are framed as latin1; a password is UTF-8 when its octets are valid UTF-8 (as AUTH PLAIN's are). */
+const fromWire = (text: string): string => {
+  try {
+    return utf8.decode(Buffer.from(text, "latin1"))
+  } catch {
+    return text
+  }
+}
+
 const login = (env: Env, state: Authorization, user: string): Effect.Effect<Step, never, Mailbox.Mailbox> =>
   Effect.gen(function*() {
     const store = yield* Mailbox.Mailbox
@@ -279,7 +290,7 @@ const handlers: { readonly [T in Command.Command["_tag"]]: Handler<T> } = {
     if (user === undefined) return reply(state, Reply.err(Texts.userFirst))
     return Effect.gen(function*() {
       const directory = yield* Directory.Directory
-      const who = yield* directory.verify(user, password)
+      const who = yield* directory.verify(user, fromWire(password))
       return Option.isSome(who) ? yield* login(env, state, who.value) : failedLogin(env, state)
     })
   }),

@@ -1,0 +1,383 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as ChildProcess from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { Cause, Effect, Exit, Stream } from "effect"
+import { Mailbox, Maildir, UidList } from "../src/index.ts"
+import { bytes, readAll, referenceWireSize, tempDir, text } from "./helpers.ts"
+
+const childScript = Path.join(import.meta.dirname, "fixtures", "concurrent-child.ts")
+
+const reasonOf = <A>(exit: Exit.Exit<A, Mailbox.MailboxError>): string | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  const error = Cause.findErrorOption(exit.cause)
+  return error._tag === "Some" ? error.value.reason : "defect"
+}
+
+const ls = (dir: string) => Effect.promise(() => Fs.readdir(dir).then((names) => names.sort()))
+
+/** Writes a message file the way another MTA would, with a chosen mtime (seconds). */
+const drop = (dir: string, name: string, content: string | Uint8Array, mtime?: number) =>
+  Effect.promise(async () => {
+    await Fs.mkdir(dir, { recursive: true })
+    const path = Path.join(dir, name)
+    await Fs.writeFile(path, content)
+    if (mtime !== undefined) await Fs.utimes(path, mtime, mtime)
+  })
+
+const uidListText = (root: string, user: string) =>
+  Effect.promise(() => Fs.readFile(Path.join(root, user, UidList.fileName), "utf8"))
+
+const contents = (view: Mailbox.MailboxView) =>
+  Effect.forEach(view.messages, (_, i) => Effect.map(readAll(view, i), text))
+
+describe("Maildir", () => {
+  it.live("picks up a tree delivered by another MTA, in mtime order, and moves new/ to cur/", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const home = Path.join(root, "alice")
+      yield* drop(Path.join(home, "cur"), "1000.seen.host:2,S", "Subject: seen\n\nalready read\n", 500)
+      yield* drop(Path.join(home, "new"), "zzz.postfix", "Subject: first\n\nbare LF body\n", 1000)
+      yield* drop(Path.join(home, "new"), "aaa.postfix", "Subject: third\r\n\r\nCRLF body\r\n", 3000)
+      yield* drop(Path.join(home, "new"), "mmm.procmail", "Subject: second\n\nno final newline", 2000)
+      yield* drop(Path.join(home, "new"), ".hidden", "not a message", 10)
+
+      const store = yield* Maildir.make({ root })
+      const view = yield* store.open("alice")
+      assert.deepStrictEqual(view.messages.map((m) => m.uid), [1, 2, 3, 4])
+      const texts = yield* contents(view)
+      assert.deepStrictEqual(texts.map((t) => t.split("\n")[0]), [
+        "Subject: seen",
+        "Subject: first",
+        "Subject: second",
+        "Subject: third\r"
+      ])
+      assert.deepStrictEqual(view.messages.map((m) => m.wireSize), texts.map((t) => referenceWireSize(bytes(t))))
+      assert.deepStrictEqual(yield* ls(Path.join(home, "new")), [".hidden"])
+      assert.deepStrictEqual(yield* ls(Path.join(home, "cur")), [
+        "1000.seen.host:2,S",
+        "aaa.postfix:2,",
+        "mmm.procmail:2,",
+        "zzz.postfix:2,"
+      ])
+      const list = yield* uidListText(root, "alice")
+      assert.isTrue(list.startsWith("pop3d-uidlist 1 next=5\n"))
+      assert.include(list, "\n2 29 32 zzz.postfix\n")
+      assert.notInclude((yield* ls(home)).join(" "), "lock")
+    }))
+
+  it.live("keeps UIDs across re-open, a restart, and flag renames by other tools", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const first = yield* Maildir.make({ root })
+      yield* drop(Path.join(root, "alice", "new"), "b.mta", "two\n", 2000)
+      yield* drop(Path.join(root, "alice", "new"), "a.mta", "one\n", 1000)
+      const before = yield* first.open("alice")
+      assert.deepStrictEqual(before.messages.map((m) => m.uid), [1, 2])
+      yield* first.deliver("alice", bytes("three\n"))
+
+      // Another tool (an IMAP server) marks a message seen: same base name, new flags.
+      const cur = Path.join(root, "alice", "cur")
+      yield* Effect.promise(() => Fs.rename(Path.join(cur, "a.mta:2,"), Path.join(cur, "a.mta:2,S")))
+      assert.strictEqual(text(yield* readAll(before, 0)), "one\n", "read follows the rename")
+
+      const restarted = yield* Maildir.make({ root })
+      const again = yield* restarted.open("alice")
+      assert.deepStrictEqual(again.messages.map((m) => m.uid), [1, 2, 3])
+      assert.deepStrictEqual(yield* contents(again), ["one\n", "two\n", "three\n"])
+
+      yield* Effect.promise(() => Fs.rename(Path.join(cur, "a.mta:2,S"), Path.join(cur, "a.mta:2,RS")))
+      assert.deepStrictEqual(yield* again.commitUpdate([0]), { removed: 1 })
+      assert.deepStrictEqual((yield* first.open("alice")).messages.map((m) => m.uid), [2, 3])
+    }))
+
+  it.live("delivers like Dovecot LDA: tmp, then new/ with S= and W= in the name, nothing left behind", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const store = yield* Maildir.make({ root })
+      const message = bytes("Subject: x\n\nbody\n")
+      assert.deepStrictEqual(yield* store.deliver("alice", message), { uid: 1 })
+      const home = Path.join(root, "alice")
+      assert.deepStrictEqual(yield* ls(Path.join(home, "tmp")), [])
+      const [name] = yield* ls(Path.join(home, "new"))
+      assert.match(name!, /^\d+\.M\d+P\d+Q\d+\.[^/:]+,S=17,W=20$/)
+      assert.deepStrictEqual(
+        yield* Effect.promise(() => Fs.readFile(Path.join(home, "new", name!))),
+        Buffer.from(message)
+      )
+      assert.deepStrictEqual(yield* ls(home), ["cur", "new", UidList.fileName, "tmp"])
+      yield* store.open("alice")
+      assert.deepStrictEqual(yield* ls(Path.join(home, "cur")), [`${name}:2,`])
+    }))
+
+  it.live("trusts sizes in a Dovecot-style name instead of reading the file", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      yield* drop(Path.join(root, "alice", "new"), "1.dovecot,S=5,W=999", "ab\ncd", 1)
+      yield* drop(Path.join(root, "alice", "new"), "2.dovecot,S=4,W=999", "ab\ncd", 2) // S= wrong: measured
+      const view = yield* (yield* Maildir.make({ root })).open("alice")
+      assert.deepStrictEqual(view.messages.map((m) => m.wireSize), [999, 8])
+    }))
+
+  it.live("a crash between removing files and writing the UID list loses no UID and reuses none", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const store = yield* Maildir.make({ root })
+      for (const body of ["one\n", "two\n", "three\n"]) yield* store.deliver("alice", bytes(body))
+      yield* store.open("alice")
+      // Simulate UPDATE dying after unlink: remove files of UIDs 2 and 3 by hand, leave the list.
+      const cur = Path.join(root, "alice", "cur")
+      for (const name of yield* ls(cur)) {
+        const body = yield* Effect.promise(() => Fs.readFile(Path.join(cur, name), "utf8"))
+        if (body !== "one\n") yield* Effect.promise(() => Fs.unlink(Path.join(cur, name)))
+      }
+      assert.strictEqual((yield* uidListText(root, "alice")).split("\n").length - 2, 3)
+
+      const view = yield* store.open("alice")
+      assert.deepStrictEqual(view.messages.map((m) => m.uid), [1])
+      assert.deepStrictEqual(yield* store.deliver("alice", bytes("four\n")), { uid: 4 })
+      const after = yield* store.open("alice")
+      assert.deepStrictEqual(after.messages.map((m) => m.uid), [1, 4])
+      assert.deepStrictEqual(yield* contents(after), ["one\n", "four\n"])
+      assert.isTrue((yield* uidListText(root, "alice")).startsWith("pop3d-uidlist 1 next=5\n"))
+    }))
+
+  it.live("a damaged UID list is kept aside and UIDs restart past the highest it mentions", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const store = yield* Maildir.make({ root })
+      for (const body of ["one\n", "two\n", "three\n"]) yield* store.deliver("alice", bytes(body))
+      const listPath = Path.join(root, "alice", UidList.fileName)
+      const damaged = "pop3d-uidlist 1 next=4\n1 4 5 1.M1P1Q1.h,S=4,W=5\n3 6 7 trunc"
+      yield* Effect.promise(() => Fs.writeFile(listPath, damaged))
+
+      const view = yield* store.open("alice")
+      assert.deepStrictEqual(view.messages.map((m) => m.uid), [4, 5, 6])
+      assert.deepStrictEqual(yield* contents(view), ["one\n", "two\n", "three\n"])
+      const kept = (yield* ls(Path.join(root, "alice"))).filter((n) => n.startsWith(`${UidList.fileName}.corrupt-`))
+      assert.strictEqual(kept.length, 1)
+      assert.strictEqual(yield* Effect.promise(() => Fs.readFile(Path.join(root, "alice", kept[0]!), "utf8")), damaged)
+      assert.deepStrictEqual(yield* store.deliver("alice", bytes("four\n")), { uid: 7 })
+      assert.deepStrictEqual((yield* store.open("alice")).messages.map((m) => m.uid), [4, 5, 6, 7])
+    }))
+
+  it.live("a damaged UID list found at delivery is rebuilt the same way", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const store = yield* Maildir.make({ root })
+      yield* store.deliver("alice", bytes("one\n"))
+      yield* Effect.promise(() => Fs.writeFile(Path.join(root, "alice", UidList.fileName), "9 garbage\n"))
+      assert.deepStrictEqual(yield* store.deliver("alice", bytes("two\n")), { uid: 11 })
+      const view = yield* store.open("alice")
+      assert.deepStrictEqual(view.messages.map((m) => m.uid), [10, 11])
+      assert.deepStrictEqual(yield* contents(view), ["one\n", "two\n"])
+    }))
+
+  it.live("streams a 50 MB message in chunks of at most 64 KiB, byte for byte", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const block = Buffer.alloc(1024 * 1024)
+      for (let i = 0; i < block.length; i++) block[i] = i % 100 === 99 ? 10 : 97 + (i % 26)
+      block[65535] = 13 // a CRLF split across two 64 KiB reads
+      block[65536] = 10
+      block[block.length - 1] = 10
+      const blocks = 50
+      const expected = Crypto.createHash("sha256")
+      const dir = Path.join(root, "alice", "new")
+      yield* Effect.promise(async () => {
+        await Fs.mkdir(dir, { recursive: true })
+        const handle = await Fs.open(Path.join(dir, "big.mta"), "w")
+        for (let i = 0; i < blocks; i++) {
+          block[0] = 48 + (i % 10) // vary the blocks a little
+          expected.update(block)
+          await handle.write(block)
+        }
+        await handle.close()
+      })
+      let wire = 0
+      for (let i = 0; i < blocks; i++) {
+        block[0] = 48 + (i % 10)
+        wire += referenceWireSize(block)
+      }
+
+      const view = yield* (yield* Maildir.make({ root })).open("alice")
+      assert.deepStrictEqual(view.messages[0], { uid: 1, storageSize: blocks * block.length, wireSize: wire })
+      const actual = Crypto.createHash("sha256")
+      let total = 0
+      let largest = 0
+      yield* Stream.runForEach(view.read(0), (chunk) =>
+        Effect.sync(() => {
+          actual.update(chunk)
+          total += chunk.length
+          largest = Math.max(largest, chunk.length)
+        }))
+      assert.strictEqual(total, blocks * block.length)
+      assert.isTrue(largest > 0 && largest <= Mailbox.readChunkSize)
+      assert.strictEqual(actual.digest("hex"), expected.digest("hex"))
+    }), 60_000)
+
+  it.live("fails Unavailable when the store root is missing, and does not create it", () =>
+    Effect.gen(function*() {
+      const root = Path.join(yield* tempDir, "not-there")
+      const store = yield* Maildir.make({ root })
+      for (const attempt of [store.open("alice"), store.create("alice"), store.deliver("alice", bytes("x\n"))]) {
+        assert.strictEqual(reasonOf(yield* Effect.exit(attempt)), "Unavailable")
+      }
+      assert.isFalse(yield* Effect.promise(() => Fs.stat(root).then(() => true, () => false)))
+    }))
+})
+
+describe("Maildir locking", () => {
+  const lockContent = (pid: number, time: number, instance = "someone") => `${pid} ${time} ${Os.hostname()} ${instance}\n`
+
+  const withLockFile = (content: string) =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const store = yield* Maildir.make({ root, lock: { timeout: "300 millis" } })
+      yield* store.create("alice")
+      const lock = Path.join(root, "alice", Maildir.lockFileName)
+      yield* Effect.promise(() => Fs.writeFile(lock, content))
+      return { root, store, lock }
+    })
+
+  const deadPid = Effect.promise(() =>
+    new Promise<number>((resolve) => {
+      const child = ChildProcess.spawn(process.execPath, ["-e", ""])
+      child.on("exit", () => resolve(child.pid!))
+    })
+  )
+
+  it.live("takes over a lock whose holder process is dead", () =>
+    Effect.gen(function*() {
+      const { lock, root, store } = yield* withLockFile(lockContent(yield* deadPid, Date.now()))
+      assert.deepStrictEqual(yield* store.deliver("alice", bytes("x\n")), { uid: 1 })
+      assert.deepStrictEqual(yield* ls(Path.join(root, "alice")), ["cur", "new", UidList.fileName, "tmp"])
+      assert.isFalse(yield* Effect.promise(() => Fs.stat(lock).then(() => true, () => false)))
+    }))
+
+  it.live("takes over a lock older than 60 s even if its holder lives", () =>
+    Effect.gen(function*() {
+      const { store } = yield* withLockFile(lockContent(process.ppid, Date.now() - 120_000))
+      assert.deepStrictEqual(yield* store.deliver("alice", bytes("x\n")), { uid: 1 })
+    }))
+
+  it.live("takes over a lock left by an earlier process that had this same pid", () =>
+    Effect.gen(function*() {
+      const { store } = yield* withLockFile(lockContent(process.pid, Date.now(), "earlier-life"))
+      assert.deepStrictEqual((yield* store.open("alice")).messages, [])
+      assert.deepStrictEqual(yield* store.deliver("alice", bytes("x\n")), { uid: 1 })
+    }))
+
+  it.live("waits for a live lock, and gives up with Unavailable after the timeout, leaving nothing behind", () =>
+    Effect.gen(function*() {
+      const { lock, root, store } = yield* withLockFile(lockContent(process.ppid, Date.now()))
+      assert.strictEqual(reasonOf(yield* Effect.exit(store.deliver("alice", bytes("x\n")))), "Unavailable")
+      assert.deepStrictEqual(yield* ls(Path.join(root, "alice", "tmp")), [])
+      assert.deepStrictEqual(yield* ls(Path.join(root, "alice", "new")), [])
+
+      // Released while we wait: the delivery goes through.
+      const patient = yield* Maildir.make({ root, lock: { timeout: "5 seconds" } })
+      const [result] = yield* Effect.all([
+        patient.deliver("alice", bytes("y\n")),
+        Effect.delay(Effect.promise(() => Fs.unlink(lock)), "200 millis")
+      ], { concurrency: "unbounded" })
+      assert.deepStrictEqual(result, { uid: 1 })
+    }))
+})
+
+describe("Maildir concurrency", () => {
+  /** Every (uid, content) pair seen anywhere must be a bijection: no message with two UIDs, no UID on two messages. */
+  const assertBijection = (pairs: ReadonlyArray<readonly [number, string]>) => {
+    const byUid = new Map<number, string>()
+    const byContent = new Map<string, number>()
+    for (const [uid, content] of pairs) {
+      assert.strictEqual(byUid.get(uid) ?? content, content, `UID ${uid} names two messages`)
+      assert.strictEqual(byContent.get(content) ?? uid, uid, `message ${JSON.stringify(content)} has two UIDs`)
+      byUid.set(uid, content)
+      byContent.set(content, uid)
+    }
+  }
+
+  const dropBacklog = (root: string, count: number) =>
+    Effect.forEach(
+      Array.from({ length: count }, (_, i) => i),
+      (i) => drop(Path.join(root, "alice", "new"), `${1000 + i}.postfix.m${i}`, `backlog ${i}\n`, 1000 + i),
+      { discard: true }
+    )
+
+  /** One "process": deliver, then open and read everything, `count` times; returns every pair it saw. */
+  const worker = (store: Mailbox.Mailbox["Service"], tag: string, count: number) =>
+    Effect.gen(function*() {
+      const seen: Array<[number, string]> = []
+      for (let i = 0; i < count; i++) {
+        const body = `${tag} ${i}\n`
+        seen.push([(yield* store.deliver("alice", bytes(body))).uid, body])
+        const view = yield* store.open("alice")
+        const texts = yield* contents(view)
+        view.messages.forEach((m, j) => seen.push([m.uid, texts[j]!]))
+      }
+      return seen
+    })
+
+  it.live("two store instances on one root, opening and delivering at once, agree on every UID", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      yield* dropBacklog(root, 20)
+      const a = yield* Maildir.make({ root })
+      const b = yield* Maildir.make({ root })
+      const opens = yield* Effect.all([a.open("alice"), b.open("alice"), a.open("alice"), b.open("alice")], {
+        concurrency: "unbounded"
+      })
+      const pairs: Array<readonly [number, string]> = []
+      for (const view of opens) {
+        const texts = yield* contents(view)
+        view.messages.forEach((m, i) => pairs.push([m.uid, texts[i]!]))
+      }
+      const work = yield* Effect.all([worker(a, "a", 10), worker(b, "b", 10), worker(a, "c", 10)], {
+        concurrency: "unbounded"
+      })
+      for (const seen of work) pairs.push(...seen)
+      assertBijection(pairs)
+      const final = yield* a.open("alice")
+      assert.strictEqual(final.messages.length, 50)
+      assert.strictEqual(new Set(final.messages.map((m) => m.uid)).size, 50)
+      // The backlog got UIDs 1..20 in mtime order, whoever assigned them.
+      assert.deepStrictEqual(
+        (yield* contents(final)).slice(0, 20),
+        Array.from({ length: 20 }, (_, i) => `backlog ${i}\n`)
+      )
+      assert.deepStrictEqual(final.messages.slice(0, 20).map((m) => m.uid), Array.from({ length: 20 }, (_, i) => i + 1))
+    }), 60_000)
+
+  it.live("a second OS process using the store at the same time never disagrees on a UID", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      yield* dropBacklog(root, 20)
+      const child = Effect.callback<{ delivered: Array<[number, string]>; seen: Array<[number, string]> }, Error>(
+        (resume) => {
+          const proc = ChildProcess.execFile(
+            process.execPath,
+            [childScript, root, "alice", "child", "15"],
+            { timeout: 50_000 },
+            (error, stdout, stderr) => {
+              if (error) resume(Effect.fail(new Error(`child failed: ${error.message}\n${stderr}`)))
+              else resume(Effect.succeed(JSON.parse(stdout)))
+            }
+          )
+          return Effect.sync(() => proc.kill())
+        }
+      )
+      const store = yield* Maildir.make({ root })
+      const [fromChild, fromParent] = yield* Effect.all([child, worker(store, "parent", 15)], {
+        concurrency: "unbounded"
+      })
+      assertBijection([...fromChild.delivered, ...fromChild.seen, ...fromParent])
+      const final = yield* store.open("alice")
+      assert.strictEqual(final.messages.length, 50)
+      assert.strictEqual(new Set(final.messages.map((m) => m.uid)).size, 50)
+      const finalPairs = (yield* contents(final)).map((content, i) => [final.messages[i]!.uid, content] as const)
+      assertBijection([...finalPairs, ...fromChild.delivered, ...fromChild.seen, ...fromParent])
+    }), 60_000)
+})

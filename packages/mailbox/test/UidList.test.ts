@@ -1,0 +1,57 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Result } from "effect"
+import { UidList } from "../src/index.ts"
+
+const list: UidList.UidList = {
+  next: 10,
+  entries: [
+    { uid: 1, storageSize: 100, wireSize: 104, base: "1700000000.M1P2Q3.host,S=100,W=104" },
+    { uid: 4, storageSize: 0, wireSize: 0, base: "odd name with spaces %41 and\nnewline\r" },
+    { uid: 9, storageSize: 5, wireSize: 7, base: "x" }
+  ]
+}
+
+const reason = (text: string) => {
+  const parsed = UidList.parse(text)
+  return Result.isFailure(parsed) ? parsed.failure : undefined
+}
+
+describe("UidList", () => {
+  it("renders the documented text format", () => {
+    assert.strictEqual(
+      UidList.render(list),
+      "pop3d-uidlist 1 next=10\n" +
+        "1 100 104 1700000000.M1P2Q3.host,S=100,W=104\n" +
+        "4 0 0 odd name with spaces %2541 and%0Anewline%0D\n" +
+        "9 5 7 x\n"
+    )
+    assert.strictEqual(UidList.render(UidList.empty), "pop3d-uidlist 1 next=1\n")
+  })
+
+  it("parses what it renders", () => {
+    assert.deepStrictEqual(UidList.parse(UidList.render(list)), Result.succeed(list))
+    assert.deepStrictEqual(UidList.parse(UidList.render(UidList.empty)), Result.succeed(UidList.empty))
+  })
+
+  it("refuses anything it would not have written", () => {
+    const good = UidList.render(list)
+    assert.match(reason(good.slice(0, -1))!, /truncated/)
+    assert.match(reason("")!, /truncated/)
+    assert.match(reason("pop3d-uidlist 2 next=3\n")!, /version/)
+    assert.match(reason("pop3d-uidlist 1 next=0\n")!, /next/)
+    assert.match(reason("hello\n")!, /header/)
+    assert.match(reason("pop3d-uidlist 1 next=3\n3 1 1 a\n")!, /not below next/)
+    assert.match(reason("pop3d-uidlist 1 next=9\n2 1 1 a\n1 1 1 b\n")!, /out of order/)
+    assert.match(reason("pop3d-uidlist 1 next=9\n1 1 1 a\n2 1 1 a\n")!, /repeated/)
+    assert.match(reason("pop3d-uidlist 1 next=9\n0 1 1 a\n")!, /bad entry/)
+    assert.match(reason("pop3d-uidlist 1 next=9\n1 1 a\n")!, /bad entry/)
+    assert.match(reason("pop3d-uidlist 1 next=9\n1 1 1 a:2,S\n")!, /base name/)
+    assert.match(reason("pop3d-uidlist 1 next=9\n1 1 1 a\n\n")!, /bad entry/)
+  })
+
+  it("finds the highest UID a damaged file mentions", () => {
+    assert.strictEqual(UidList.highestMentioned("pop3d-uidlist 1 next=42\n3 1 1 a\n"), 41)
+    assert.strictEqual(UidList.highestMentioned("garbage\n77 x\n12 1 1 b"), 77)
+    assert.strictEqual(UidList.highestMentioned("no numbers at all"), 0)
+  })
+})
