@@ -188,9 +188,9 @@ export const serve = (
         return true
       })
 
-    const notice = (text: string) =>
+    const notice = (text: string, code?: Reply.ResponseCode) =>
       Effect.suspend(() => {
-        queued.push(Buffer.from(Reply.err(text), "latin1"))
+        queued.push(Buffer.from(Reply.err(text, code), "latin1"))
         return flush
       }).pipe(Effect.timeout(noticeTimeout), Effect.ignore)
 
@@ -205,7 +205,7 @@ export const serve = (
       Effect.onInterrupt(() =>
         Effect.suspend(() => {
           reason = "shutdown"
-          return notice(Texts.shuttingDown).pipe(Effect.andThen(logEnd()))
+          return notice(Texts.shuttingDown, "SYS/TEMP").pipe(Effect.andThen(logEnd()))
         })
       ),
       Effect.exit
@@ -217,7 +217,7 @@ export const serve = (
       } else {
         reason = "error"
         yield* Effect.logError("connection failed", { peer: options.peer, cause: Cause.pretty(outcome.cause) })
-        yield* notice(Texts.internalError)
+        yield* notice(Texts.internalError, "SYS/TEMP")
       }
     }
     yield* logEnd()

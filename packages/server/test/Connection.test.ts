@@ -1,0 +1,180 @@
+// The connection fiber under the test clock: inactivity timers (notice, close, no UPDATE), timer resets by
+// commands and SASL lines, shutdown notices, pipelining order and over-long lines.
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { Directory, Plain } from "@pop3d/auth"
+import { Mailbox } from "@pop3d/mailbox"
+import * as Connection from "../src/Connection.ts"
+import type * as Session from "../src/Session.ts"
+import * as FakeSocket from "./FakeSocket.ts"
+
+const env: Session.Env = {
+  exactRfc822Size: true,
+  plaintext: "allowed",
+  maxAuthFailures: 3,
+  maxCommandSize: 512,
+  tlsAvailable: false,
+  mechanisms: [Plain.mechanism],
+  implementation: "pop3d"
+}
+
+const options: Connection.ConnectionOptions = {
+  env,
+  secure: false,
+  tls: undefined,
+  maxCommandSize: 512,
+  maxSaslResponse: 65536,
+  unauthenticatedTimeout: 60,
+  authenticatedTimeout: 1800,
+  peer: "test",
+  listener: "test"
+}
+
+const messages = ["Subject: a\r\n\r\nfirst\r\n", "Subject: b\n\n.dot\nsecond\n"]
+
+const withStore = Effect.provide([
+  Mailbox.layerMemory({ alice: messages }),
+  Directory.layerMemory({ alice: "{PLAIN}secret" })
+])
+
+const open = Effect.gen(function*() {
+  const client = yield* FakeSocket.make
+  const fiber = yield* Effect.forkChild(Connection.serve(client.socket, options))
+  assert.match(yield* client.next, /^\+OK /)
+  return { client, fiber }
+})
+
+const login = (client: Effect.Success<typeof FakeSocket.make>) =>
+  Effect.gen(function*() {
+    yield* client.send("USER alice")
+    assert.match(yield* client.next, /^\+OK/)
+    yield* client.send("PASS secret")
+    assert.match(yield* client.next, /^\+OK Logged in/)
+  })
+
+const remaining = Effect.gen(function*() {
+  const store = yield* Mailbox.Mailbox
+  return (yield* store.open("alice")).messages.map((m) => m.uid)
+})
+
+describe("inactivity timers (test clock)", () => {
+  it.effect("before login: open at 59 s, notice and close at 60 s", () =>
+    Effect.gen(function*() {
+      const { client } = yield* open
+      yield* TestClock.adjust("59 seconds")
+      assert.isFalse(yield* Deferred.isDone(client.closed))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* client.next, "-ERR Disconnected for inactivity, closing connection")
+      yield* Deferred.await(client.closed)
+    }).pipe(withStore))
+
+  it.effect("after login: open at 29 min, notice and close at 30 min, and no UPDATE", () =>
+    Effect.gen(function*() {
+      const { client } = yield* open
+      yield* login(client)
+      yield* client.send("DELE 1")
+      assert.match(yield* client.next, /^\+OK/)
+      yield* TestClock.adjust("29 minutes")
+      assert.isFalse(yield* Deferred.isDone(client.closed))
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual(yield* client.next, "-ERR Disconnected for inactivity, closing connection")
+      yield* Deferred.await(client.closed)
+      assert.deepStrictEqual(yield* remaining, [1, 2])
+    }).pipe(withStore))
+
+  it.effect("every command restarts the timer", () =>
+    Effect.gen(function*() {
+      const { client } = yield* open
+      for (let i = 0; i < 5; i++) {
+        yield* TestClock.adjust("50 seconds")
+        yield* client.send("NOOP")
+        assert.strictEqual(yield* client.next, "+OK")
+      }
+      yield* TestClock.adjust("59 seconds")
+      assert.isFalse(yield* Deferred.isDone(client.closed))
+      yield* TestClock.adjust("1 second")
+      assert.match(yield* client.next, /^-ERR Disconnected/)
+    }).pipe(withStore))
+
+  it.effect("a SASL continuation line restarts the timer", () =>
+    Effect.gen(function*() {
+      const { client } = yield* open
+      yield* client.send("AUTH PLAIN")
+      assert.strictEqual(yield* client.next, "+ ")
+      yield* TestClock.adjust("50 seconds")
+      yield* client.send(Buffer.from("\0alice\0secret").toString("base64"))
+      assert.match(yield* client.next, /^\+OK Logged in/)
+      yield* TestClock.adjust("29 minutes")
+      assert.isFalse(yield* Deferred.isDone(client.closed))
+    }).pipe(withStore))
+})
+
+describe("shutdown", () => {
+  it.effect("interrupting the connection sends -ERR [SYS/TEMP] and runs no UPDATE", () =>
+    Effect.gen(function*() {
+      const { client, fiber } = yield* open
+      yield* login(client)
+      yield* client.send("DELE 2")
+      assert.match(yield* client.next, /^\+OK/)
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual(yield* client.next, "-ERR [SYS/TEMP] Server shutting down, closing connection")
+      yield* Deferred.await(client.closed)
+      assert.deepStrictEqual(yield* remaining, [1, 2])
+    }).pipe(withStore))
+
+  it.effect("a client that hangs up after DELE removes nothing", () =>
+    Effect.gen(function*() {
+      const { client, fiber } = yield* open
+      yield* login(client)
+      yield* client.send("DELE 1")
+      yield* client.next
+      yield* client.hangup
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(yield* remaining, [1, 2])
+    }).pipe(withStore))
+})
+
+describe("pipelining and framing", () => {
+  it.effect("many commands in one write are answered in order, each multi-line reply complete first", () =>
+    Effect.gen(function*() {
+      const { client } = yield* open
+      yield* client.sendRaw("USER alice\r\nPASS secret\r\nLIST\r\nRETR 2\r\nNOOP\r\nTOP 1 0\r\nUIDL 2\r\nQUIT\r\n")
+      assert.strictEqual(yield* client.next, "+OK Send PASS")
+      assert.match(yield* client.next, /^\+OK Logged in, maildrop has 2 messages/)
+      assert.match(yield* client.next, /^\+OK 2 messages/)
+      assert.deepStrictEqual(yield* client.body, ["1 21", "2 28"])
+      assert.strictEqual(yield* client.next, "+OK 28 octets")
+      assert.deepStrictEqual(yield* client.body, ["Subject: b", "", "..dot", "second"])
+      assert.strictEqual(yield* client.next, "+OK")
+      assert.strictEqual(yield* client.next, "+OK Top of message follows")
+      assert.deepStrictEqual(yield* client.body, ["Subject: a", ""])
+      assert.strictEqual(yield* client.next, "+OK 2 2")
+      assert.match(yield* client.next, /^\+OK Signing off/)
+      yield* Deferred.await(client.closed)
+    }).pipe(withStore))
+
+  it.effect("an over-long line gets -ERR and the session goes on", () =>
+    Effect.gen(function*() {
+      const { client } = yield* open
+      yield* client.sendRaw("NOOP " + "x".repeat(100_000) + "\r\nNOOP\r\n")
+      assert.strictEqual(yield* client.next, "-ERR Command line too long: at most 512 octets including CRLF")
+      assert.strictEqual(yield* client.next, "+OK")
+    }).pipe(withStore))
+
+  it.effect("too many failed logins: -ERR and close", () =>
+    Effect.gen(function*() {
+      const { client } = yield* open
+      for (let i = 0; i < 2; i++) {
+        yield* client.send("USER alice")
+        yield* client.next
+        yield* client.send("PASS nope")
+        assert.strictEqual(yield* client.next, "-ERR [AUTH] Authentication failed")
+      }
+      yield* client.send("USER nobody")
+      yield* client.next
+      yield* client.send("PASS nope")
+      assert.strictEqual(yield* client.next, "-ERR [AUTH] Authentication failed; too many failures, closing connection")
+      yield* Deferred.await(client.closed)
+    }).pipe(withStore))
+})
