@@ -5,7 +5,7 @@
  * session. It must never be held across anything slow or unbounded, and never
  * be released by anyone but its holder (release checks the token).
  *
- * The file holds `<pid> <millis> <host> <instance>`. A holder is stale when
+ * The file holds `<pid> <millis> <host> <instance> <n>`. A holder is stale when
  * its process is gone (same host, pid dead, or same pid but another process
  * instance, as after a container restart) or the lock is older than
  * `staleAfter`. A stale lock is taken over by renaming it aside and checking
@@ -36,6 +36,7 @@ export const defaultStaleAfter: Duration.Duration = Duration.seconds(60)
 
 const hostname = Os.hostname()
 const instance = Math.random().toString(36).slice(2, 12)
+let acquisitions = 0
 
 /** What a lock file says about its holder. */
 export interface Holder {
@@ -113,7 +114,7 @@ const acquire = (path: string, timeout: number, staleAfter: number): Effect.Effe
     const started = yield* Clock.currentTimeMillis
     for (let attempt = 0;; attempt++) {
       const now = yield* Clock.currentTimeMillis
-      const token = `${process.pid} ${now} ${hostname} ${instance}\n`
+      const token = `${process.pid} ${now} ${hostname} ${instance} ${++acquisitions}\n`
       if (yield* tryCreate(path, token)) return token
       const holder = yield* inspect(path)
       if (holder === undefined) continue // released between our create and our look

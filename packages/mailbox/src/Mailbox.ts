@@ -4,8 +4,8 @@
  * tests run against. Nothing here knows about sessions, sockets or file paths;
  * a store never throws, it fails with a `MailboxError`.
  */
+import { Rfc822 } from "@pop3d/protocol"
 import { Context, Effect, Layer, Schema, Stream } from "effect"
-import * as WireSize from "./WireSize.ts"
 
 /** Why a store operation failed; the server turns each into one `-ERR` wording. */
 export const MailboxErrorReason = Schema.Literals(["MessageGone", "Unavailable", "PartialUpdate", "NoSuchMailbox"])
@@ -117,7 +117,7 @@ export const makeMemory = (
   const store = (box: MemoryMailbox, message: Uint8Array): number => {
     const bytes = message.slice()
     const uid = box.nextUid++
-    box.messages.push({ uid, bytes, wireSize: WireSize.wireSize(bytes) })
+    box.messages.push({ uid, bytes, wireSize: Rfc822.wireSize(bytes) })
     return uid
   }
 

@@ -15,12 +15,12 @@
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { Rfc822 } from "@pop3d/protocol"
 import { Cause, Clock, Effect, Layer, Stream } from "effect"
 import type { MailboxView, MessageInfo } from "./Mailbox.ts"
 import { checkIndex, Mailbox, MailboxError, messageGone, readChunkSize, validateUser } from "./Mailbox.ts"
 import * as LockFile from "./LockFile.ts"
 import * as UidList from "./UidList.ts"
-import * as WireSize from "./WireSize.ts"
 import * as Files from "./internal/files.ts"
 
 /** Where the store lives and how it locks. */
@@ -102,7 +102,7 @@ const measure = (path: string): Effect.Effect<Sizes, Files.FsError> =>
     (handle) =>
       Files.attempt(async () => {
         const buffer = Buffer.allocUnsafe(readChunkSize)
-        const counter = WireSize.makeSizeCounter()
+        const counter = Rfc822.makeSizeCounter()
         let storageSize = 0
         for (;;) {
           const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
@@ -161,20 +161,45 @@ interface State {
   readonly files: ReadonlyMap<string, Found>
 }
 
+/** What open and deliver learn before taking the lock: the list, the files, and sizes of files the list lacks. */
+interface Survey {
+  readonly clean: State | undefined
+  readonly cache: ReadonlyMap<string, Sizes>
+}
+
+/**
+ * Without the lock: looks at the list and the directory. When they agree
+ * (`clean`), open needs no lock at all; otherwise the bodies of unknown files
+ * are read now, so that the lock is later held only briefly.
+ */
+const survey = (p: Paths): Effect.Effect<Survey, MailboxError> =>
+  Effect.gen(function*() {
+    const first = yield* UidList.load(p.home)
+    const files = yield* scan(p)
+    if (first._tag === "Ok" && isClean(first.list, files)) return { clean: { list: first.list, files }, cache: new Map() }
+    const known = new Set(first._tag === "Ok" ? first.list.entries.map((e) => e.base) : [])
+    const unknown = yield* describe(p, files, known, new Map())
+    return { clean: undefined, cache: new Map(unknown.map((u) => [u.found.base, u.sizes])) }
+  })
+
 /**
  * Under the lock: brings the UID list in line with the directory. Moves new/
- * to cur/ (adding `:2,`), drops entries whose files are gone, gives unknown
- * files the next UIDs in delivery order, rebuilds a damaged list, and writes
- * the list back if anything changed.
+ * to cur/ (adding `:2,`) if `moveNew`, drops entries whose files are gone,
+ * gives unknown files the next UIDs in delivery order (mtime, then name),
+ * rebuilds a damaged list, and writes the list back if anything changed.
  */
-const reconcile = (p: Paths, cache: ReadonlyMap<string, Sizes>): Effect.Effect<State, MailboxError> =>
+const reconcile = (
+  p: Paths,
+  cache: ReadonlyMap<string, Sizes>,
+  moveNew: boolean
+): Effect.Effect<State, MailboxError> =>
   Effect.gen(function*() {
     const loaded = yield* UidList.load(p.home)
     const list = loaded._tag === "Ok" ? loaded.list : yield* UidList.setAside(p.home, loaded)
     let changed = loaded._tag === "Corrupt"
 
     let files = yield* scan(p)
-    const waiting = [...files.values()].filter((f) => f.dir === "new")
+    const waiting = moveNew ? [...files.values()].filter((f) => f.dir === "new") : []
     for (const f of waiting) {
       const target = f.name.includes(":") ? f.name : `${f.name}:2,`
       yield* Files.orAbsent(Files.attempt(() => Fs.rename(Path.join(p.new, f.name), Path.join(p.cur, target))))
@@ -244,18 +269,11 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         return p
       })
 
-    const open = (user: string) =>
-      Effect.gen(function*() {
-        const p = yield* mailbox(user)
-        const first = yield* UidList.load(p.home)
-        const files = yield* scan(p)
-        if (first._tag === "Ok" && isClean(first.list, files)) return view(p, { list: first.list, files })
-        // Read new files' bodies before taking the lock, so the lock is held only briefly.
-        const known = new Set(first._tag === "Ok" ? first.list.entries.map((e) => e.base) : [])
-        const unknown = yield* describe(p, files, known, new Map())
-        const cache = new Map(unknown.map((u) => [u.found.base, u.sizes]))
-        return view(p, yield* withLock(p, reconcile(p, cache)))
-      })
+    const open = Effect.fn("Maildir.open")(function*(user: string) {
+      const p = yield* mailbox(user)
+      const { cache, clean } = yield* survey(p)
+      return view(p, clean ?? (yield* withLock(p, reconcile(p, cache, true))))
+    })
 
     const view = (p: Paths, state: State): MailboxView => {
       const entries = state.list.entries
@@ -339,48 +357,44 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       return { messages, read, commitUpdate }
     }
 
-    const deliver = (user: string, message: Uint8Array) =>
-      Effect.gen(function*() {
-        const p = yield* mailbox(user)
-        const sizes: Sizes = { storageSize: message.length, wireSize: WireSize.wireSize(message) }
-        const name = yield* uniqueName(sizes)
-        const tmpPath = Path.join(p.tmp, name)
-        const newPath = Path.join(p.new, name)
-        const cleanUp = Effect.ignore(Effect.all([Files.unlinkIfPresent(tmpPath), Files.unlinkIfPresent(newPath)]))
+    const deliver = Effect.fn("Maildir.deliver")(function*(user: string, message: Uint8Array) {
+      const p = yield* mailbox(user)
+      const sizes: Sizes = { storageSize: message.length, wireSize: Rfc822.wireSize(message) }
+      const name = yield* uniqueName(sizes)
+      const tmpPath = Path.join(p.tmp, name)
+      const newPath = Path.join(p.new, name)
+      const cleanUp = Effect.ignore(Effect.all([Files.unlinkIfPresent(tmpPath), Files.unlinkIfPresent(newPath)]))
+      // Files another MTA dropped earlier must get their (lower) UIDs first: measure them before locking.
+      const { cache } = yield* survey(p)
 
-        yield* Effect.acquireUseRelease(
-          Files.attempt(() => Fs.open(tmpPath, "wx", 0o600)),
-          (handle) => Effect.andThen(Files.attempt(() => handle.writeFile(message)), Files.attempt(() => handle.sync())),
-          (handle) => Effect.promise(() => handle.close().catch(() => undefined))
-        ).pipe(Effect.mapError(Files.toMailboxError("write the message")), Effect.onError(() => cleanUp))
+      yield* Effect.acquireUseRelease(
+        Files.attempt(() => Fs.open(tmpPath, "wx", 0o600)),
+        (handle) => Effect.andThen(Files.attempt(() => handle.writeFile(message)), Files.attempt(() => handle.sync())),
+        (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+      ).pipe(Effect.mapError(Files.toMailboxError("write the message")), Effect.onError(() => cleanUp))
 
-        const uid = yield* withLock(
-          p,
-          Effect.gen(function*() {
-            yield* Files.attempt(() => Fs.link(tmpPath, newPath)).pipe(
-              Effect.andThen(Files.unlinkIfPresent(tmpPath)),
-              Effect.andThen(Files.syncDir(p.new)),
-              Effect.mapError(Files.toMailboxError("move the message into new/"))
-            )
-            const loaded = yield* UidList.load(p.home)
-            if (loaded._tag === "Ok") {
-              const uid = loaded.list.next
-              const entry = { uid, ...sizes, base: name }
-              yield* UidList.write(p.home, { next: uid + 1, entries: [...loaded.list.entries, entry] })
-              return uid
-            }
-            const state = yield* reconcile(p, new Map([[name, sizes]]))
-            const entry = state.list.entries.find((e) => e.base === name)
-            if (entry === undefined) {
-              return yield* new MailboxError({ reason: "Unavailable", message: "the delivered message vanished" })
-            }
-            return entry.uid
-          })
-        ).pipe(Effect.onError(() => cleanUp))
-        return { uid }
-      })
+      const uid = yield* withLock(
+        p,
+        Effect.gen(function*() {
+          yield* Files.attempt(() => Fs.link(tmpPath, newPath)).pipe(
+            Effect.andThen(Files.unlinkIfPresent(tmpPath)),
+            Effect.andThen(Files.syncDir(p.new)),
+            Effect.mapError(Files.toMailboxError("move the message into new/"))
+          )
+          const state = yield* reconcile(p, new Map([...cache, [name, sizes]]), false)
+          const entry = state.list.entries.find((e) => e.base === name)
+          if (entry === undefined) {
+            return yield* new MailboxError({ reason: "Unavailable", message: "the delivered message vanished" })
+          }
+          return entry.uid
+        })
+      ).pipe(Effect.onError(() => cleanUp))
+      return { uid }
+    })
 
-    const create = (user: string) => Effect.asVoid(mailbox(user))
+    const create = Effect.fn("Maildir.create")(function*(user: string) {
+      yield* mailbox(user)
+    })
 
     return Mailbox.of({ open, deliver, create })
   })

@@ -15,6 +15,3 @@ export * as UidList from "./UidList.ts"
 
 /** The lock file that serialises UID-list updates between processes. */
 export * as LockFile from "./LockFile.ts"
-
-/** RFC 822 wire-size counting (CRLF-normalised octets). */
-export * as WireSize from "./WireSize.ts"

@@ -112,6 +112,19 @@ describe("Maildir", () => {
       assert.deepStrictEqual(yield* ls(Path.join(home, "cur")), [`${name}:2,`])
     }))
 
+  it.live("a delivery gets a UID after messages another MTA dropped before it", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const store = yield* Maildir.make({ root })
+      yield* store.deliver("alice", bytes("ours 1\n"))
+      yield* drop(Path.join(root, "alice", "new"), "b.postfix", "theirs 2\n", 2000)
+      yield* drop(Path.join(root, "alice", "cur"), "a.imap:2,S", "theirs 1\n", 1000)
+      assert.deepStrictEqual(yield* store.deliver("alice", bytes("ours 2\n")), { uid: 4 })
+      const view = yield* store.open("alice")
+      assert.deepStrictEqual(view.messages.map((m) => m.uid), [1, 2, 3, 4])
+      assert.deepStrictEqual(yield* contents(view), ["ours 1\n", "theirs 1\n", "theirs 2\n", "ours 2\n"])
+    }))
+
   it.live("trusts sizes in a Dovecot-style name instead of reading the file", () =>
     Effect.gen(function*() {
       const root = yield* tempDir
@@ -142,6 +155,33 @@ describe("Maildir", () => {
       assert.deepStrictEqual(after.messages.map((m) => m.uid), [1, 4])
       assert.deepStrictEqual(yield* contents(after), ["one\n", "four\n"])
       assert.isTrue((yield* uidListText(root, "alice")).startsWith("pop3d-uidlist 1 next=5\n"))
+    }))
+
+  it.live("a removal that fails part-way says how many went, and never touches unmarked messages", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const store = yield* Maildir.make({ root })
+      for (const body of ["one\n", "two\n", "three\n", "unmarked\n"]) yield* store.deliver("alice", bytes(body))
+      const view = yield* store.open("alice")
+      // Make message 2 impossible to unlink: a directory now sits where its file was.
+      const cur = Path.join(root, "alice", "cur")
+      for (const name of yield* ls(cur)) {
+        if ((yield* Effect.promise(() => Fs.readFile(Path.join(cur, name), "utf8"))) === "two\n") {
+          yield* Effect.promise(() => Fs.unlink(Path.join(cur, name)))
+          yield* Effect.promise(() => Fs.mkdir(Path.join(cur, name, "blocker"), { recursive: true }))
+        }
+      }
+      const exit = yield* Effect.exit(view.commitUpdate([0, 1, 2]))
+      assert.strictEqual(reasonOf(exit), "PartialUpdate")
+      const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+      assert.isTrue(error?._tag === "Some")
+      if (error?._tag === "Some") {
+        assert.strictEqual(error.value.removed, 2)
+        assert.match(error.value.message, /removed 2 of 3/)
+      }
+      const after = yield* store.open("alice")
+      assert.deepStrictEqual(after.messages.map((m) => m.uid), [4])
+      assert.deepStrictEqual(yield* contents(after), ["unmarked\n"])
     }))
 
   it.live("a damaged UID list is kept aside and UIDs restart past the highest it mentions", () =>
@@ -351,33 +391,64 @@ describe("Maildir concurrency", () => {
       assert.deepStrictEqual(final.messages.slice(0, 20).map((m) => m.uid), Array.from({ length: 20 }, (_, i) => i + 1))
     }), 60_000)
 
+  interface ChildReport {
+    readonly delivered: Array<[number, string]>
+    readonly seen: Array<[number, string]>
+  }
+
+  /** Starts the child "process" script; it loads, says ready, and starts work on `go()`. Killed with the scope. */
+  const spawnChild = (args: ReadonlyArray<string>) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const proc = ChildProcess.spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] })
+        let stdout = ""
+        let stderr = ""
+        proc.stderr.on("data", (data) => (stderr += data))
+        const ready = new Promise<void>((resolve, reject) => {
+          proc.stdout.on("data", (data) => {
+            stdout += data
+            if (stdout.startsWith("ready\n")) resolve()
+          })
+          proc.on("error", reject)
+          proc.on("close", (code) => reject(new Error(`child exited early (${code}): ${stderr}`)))
+        })
+        const result = new Promise<ChildReport>((resolve, reject) => {
+          proc.on("close", (code) =>
+            code === 0
+              ? resolve(JSON.parse(stdout.slice("ready\n".length)))
+              : reject(new Error(`child failed (${code}): ${stderr}`)))
+        })
+        // Handled here so that a test that fails early leaves no unhandled rejection behind.
+        ready.catch(() => undefined)
+        result.catch(() => undefined)
+        return { proc, ready, result, go: () => proc.stdin.end("go\n") }
+      }),
+      ({ proc }) => Effect.sync(() => proc.exitCode === null && proc.kill())
+    )
+
   it.live("a second OS process using the store at the same time never disagrees on a UID", () =>
     Effect.gen(function*() {
+      const rounds = 15
       const root = yield* tempDir
       yield* dropBacklog(root, 20)
-      const child = Effect.callback<{ delivered: Array<[number, string]>; seen: Array<[number, string]> }, Error>(
-        (resume) => {
-          const proc = ChildProcess.execFile(
-            process.execPath,
-            [childScript, root, "alice", "child", "15"],
-            { timeout: 50_000 },
-            (error, stdout, stderr) => {
-              if (error) resume(Effect.fail(new Error(`child failed: ${error.message}\n${stderr}`)))
-              else resume(Effect.succeed(JSON.parse(stdout)))
-            }
-          )
-          return Effect.sync(() => proc.kill())
-        }
-      )
       const store = yield* Maildir.make({ root })
-      const [fromChild, fromParent] = yield* Effect.all([child, worker(store, "parent", 15)], {
-        concurrency: "unbounded"
-      })
+      const child = yield* spawnChild([childScript, root, "alice", "child", String(rounds)])
+      yield* Effect.promise(() => child.ready)
+      child.go()
+      const [fromChild, fromParent] = yield* Effect.all(
+        [Effect.promise(() => child.result), worker(store, "parent", rounds)],
+        { concurrency: "unbounded" }
+      )
       assertBijection([...fromChild.delivered, ...fromChild.seen, ...fromParent])
       const final = yield* store.open("alice")
       assert.strictEqual(final.messages.length, 50)
       assert.strictEqual(new Set(final.messages.map((m) => m.uid)).size, 50)
       const finalPairs = (yield* contents(final)).map((content, i) => [final.messages[i]!.uid, content] as const)
+      assert.deepStrictEqual(
+        finalPairs.slice(0, 20),
+        Array.from({ length: 20 }, (_, i) => [i + 1, `backlog ${i}\n`] as const),
+        "the backlog got UIDs 1..20 in mtime order"
+      )
       assertBijection([...finalPairs, ...fromChild.delivered, ...fromChild.seen, ...fromParent])
     }), 60_000)
 })
