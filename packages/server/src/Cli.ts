@@ -4,9 +4,10 @@ import { Console, Effect, Layer, Option, References } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Fs from "node:fs"
 import * as Readline from "node:readline"
-import { Plain, UsersFile } from "@pop3d/auth"
+import { UsersFile } from "@pop3d/auth"
 import { Mailbox, Maildir } from "@pop3d/mailbox"
 import * as DataDir from "./DataDir.ts"
+import * as Mechanisms from "./Mechanisms.ts"
 import * as Server from "./Server.ts"
 import * as Settings from "./Settings.ts"
 
@@ -57,7 +58,7 @@ const serve = Command.make("serve", serveFlags, (flags) =>
   Effect.gen(function*() {
     const settings = yield* loadSettings(flags)
     for (const w of Settings.warnings(settings)) yield* Effect.logWarning(w)
-    const mechanisms = [Plain.mechanism]
+    const mechanisms = yield* Mechanisms.fromSettings(settings)
     const program = Effect.gen(function*() {
       const prepared = yield* DataDir.prepare(settings)
       const listeners = yield* Server.listen(settings, mechanisms)
