@@ -7,9 +7,19 @@ import type { Sasl } from "@pop3d/auth"
 import type { Settings } from "./Settings.ts"
 
 /** The mechanisms to offer, in CAPA order. */
-export const fromSettings = (_settings: Settings): Effect.Effect<ReadonlyArray<Sasl.SaslMechanism>> =>
+export const fromSettings = (settings: Settings): Effect.Effect<ReadonlyArray<Sasl.SaslMechanism>> =>
   Effect.gen(function*() {
     const out: Array<Sasl.SaslMechanism> = []
-    out.push(Plain.mechanism)
+    for (const name of settings.saslMechanisms) {
+      switch (name) {
+        case "PLAIN":
+          out.push(Plain.mechanism)
+          break
+        case "NTLM":
+        case "GSSAPI":
+          yield* Effect.logWarning(`${name} is not available in this build; not offered`)
+          break
+      }
+    }
     return out
   })

@@ -44,6 +44,7 @@ export const specs: ReadonlyArray<SettingSpec> = [
   spec("max-sasl-response", "65536", "Longest SASL client response line in octets during AUTH"),
   spec("exact-rfc822-size", "on", "on: LIST/STAT sizes are exactly the octets RETR sends; off: storage sizes", "EnableExactRFC822Size"),
   spec("plaintext", "tls-only", "USER/PASS and AUTH PLAIN: allowed, tls-only (only on TLS connections) or never", "LoginType"),
+  spec("sasl-mechanisms", "PLAIN", "SASL mechanisms offered by AUTH, comma-separated, in CAPA order (PLAIN, NTLM, GSSAPI)"),
   spec("max-auth-failures", "3", "Failed logins on one connection before the server answers -ERR and closes"),
   spec("log-level", "info", "Least severe log level written: debug, info, warning, error")
 ]
@@ -70,6 +71,8 @@ export interface Settings {
   readonly exactRfc822Size: boolean
   readonly plaintext: PlaintextPolicy
   readonly maxAuthFailures: number
+  /** Upper-case mechanism names, in the order given. */
+  readonly saslMechanisms: ReadonlyArray<"PLAIN" | "NTLM" | "GSSAPI">
   readonly logLevel: "debug" | "info" | "warning" | "error"
 }
 
@@ -106,6 +109,11 @@ const Raw = Schema.Struct({
   "exact-rfc822-size": onOff,
   "plaintext": Schema.Literals(["allowed", "tls-only", "never"]),
   "max-auth-failures": intIn(1, 100),
+  "sasl-mechanisms": Schema.String.pipe(
+    Schema.check(Schema.isPattern(/^\s*(PLAIN|NTLM|GSSAPI)(\s*,\s*(PLAIN|NTLM|GSSAPI))*\s*$/i, {
+      message: "expected a comma-separated list of PLAIN, NTLM, GSSAPI"
+    }))
+  ),
   "log-level": Schema.Literals(["debug", "info", "warning", "error"])
 })
 
@@ -229,6 +237,9 @@ export const load = (sources: Sources): Effect.Effect<Settings, SettingsError> =
         r["exact-rfc822-size"] === "yes",
       plaintext: r["plaintext"],
       maxAuthFailures: r["max-auth-failures"],
+      saslMechanisms: [...new Set(r["sasl-mechanisms"].split(",").map((m) => m.trim().toUpperCase()))] as Array<
+        "PLAIN" | "NTLM" | "GSSAPI"
+      >,
       logLevel: r["log-level"]
     } satisfies Settings
   })
