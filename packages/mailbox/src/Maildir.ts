@@ -115,6 +115,9 @@ const measure = (path: string): Effect.Effect<Sizes, Files.FsError> =>
     (handle) => Effect.promise(() => handle.close().catch(() => undefined))
   )
 
+/** How many files are stat-ed, measured or renamed at once when a mailbox has many new messages. */
+const fileConcurrency = 32
+
 interface Unknown {
   readonly found: Found
   readonly mtimeMs: number
@@ -134,19 +137,19 @@ const describe = (
   cache: ReadonlyMap<string, Sizes>
 ): Effect.Effect<Array<Unknown>, MailboxError> =>
   Effect.gen(function*() {
-    const out: Array<Unknown> = []
-    for (const found of files.values()) {
-      if (known.has(found.base)) continue
-      const path = filePath(p, found)
-      const stat = yield* Files.orAbsent(Files.attempt(() => Fs.stat(path)))
-      if (stat === undefined) continue
-      const cached = cache.get(found.base)
-      const sizes = cached?.storageSize === stat.size
-        ? cached
-        : sizesFromName(found.base, stat.size) ?? (yield* Files.orAbsent(measure(path)))
-      if (sizes === undefined) continue
-      out.push({ found, mtimeMs: stat.mtimeMs, sizes })
-    }
+    const candidates = [...files.values()].filter((found) => !known.has(found.base))
+    const described = yield* Effect.forEach(candidates, (found) =>
+      Effect.gen(function*() {
+        const path = filePath(p, found)
+        const stat = yield* Files.orAbsent(Files.attempt(() => Fs.stat(path)))
+        if (stat === undefined) return undefined
+        const cached = cache.get(found.base)
+        const sizes = cached?.storageSize === stat.size
+          ? cached
+          : sizesFromName(found.base, stat.size) ?? (yield* Files.orAbsent(measure(path)))
+        return sizes === undefined ? undefined : { found, mtimeMs: stat.mtimeMs, sizes }
+      }), { concurrency: fileConcurrency })
+    const out = described.filter((u): u is Unknown => u !== undefined)
     return out.sort((a, b) =>
       a.mtimeMs - b.mtimeMs || (a.found.name < b.found.name ? -1 : a.found.name > b.found.name ? 1 : 0)
     )
@@ -200,10 +203,10 @@ const reconcile = (
 
     let files = yield* scan(p)
     const waiting = moveNew ? [...files.values()].filter((f) => f.dir === "new") : []
-    for (const f of waiting) {
+    yield* Effect.forEach(waiting, (f) => {
       const target = f.name.includes(":") ? f.name : `${f.name}:2,`
-      yield* Files.orAbsent(Files.attempt(() => Fs.rename(Path.join(p.new, f.name), Path.join(p.cur, target))))
-    }
+      return Files.orAbsent(Files.attempt(() => Fs.rename(Path.join(p.new, f.name), Path.join(p.cur, target))))
+    }, { concurrency: fileConcurrency, discard: true })
     if (waiting.length > 0) files = yield* scan(p)
     const entries = list.entries.filter((e) => files.has(e.base))
     changed ||= entries.length !== list.entries.length
