@@ -156,7 +156,8 @@ export const serve = (
       framer.reset()
       const material = options.tls!()
       yield* reader.upgrade({ key: Redacted.make(material.key), cert: material.cert })
-      state = { ...state, secure: true } as Session.State
+      // RFC 2595 §4: everything learned before TLS is forgotten (a USER given in clear does not carry over).
+      state = state._tag === "Authorization" ? { ...Session.initial(true), failures: state.failures } : state
     })
 
     const handle = (framed: Framed) =>
