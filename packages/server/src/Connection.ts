@@ -157,7 +157,7 @@ export const serve = (
       const material = options.tls!()
       yield* reader.upgrade({ key: Redacted.make(material.key), cert: material.cert })
       // RFC 2595 §4: everything learned before TLS is forgotten (a USER given in clear does not carry over).
-      state = state._tag === "Authorization" ? { ...Session.initial(true), failures: state.failures } : state
+      if (state._tag === "Authorization") state = { ...state, secure: true, user: undefined, sasl: undefined }
     })
 
     const handle = (framed: Framed) =>
