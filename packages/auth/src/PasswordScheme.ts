@@ -12,12 +12,24 @@
  *   pool and never blocks the event loop) over the UTF-8 bytes of the password.
  *   This is pop3d's own format; Dovecot's libsodium `$7$` strings are not read.
  * - `{PLAIN}secret` and its alias `{CLEARTEXT}secret` — the password itself.
+ * - `{NTLM}<32 hex digits>` — the NT hash, MD4 of the UTF-16LE password, as
+ *   Dovecot writes it. Unsalted and password-equivalent: it exists so AUTH NTLM
+ *   can work, and is normally stored beside the main hash (see UsersFile).
+ * - `{SHA512-CRYPT}$6$[rounds=N$]salt$hash` and `{SHA256-CRYPT}$5$…` — glibc's
+ *   SHA-crypt (ShaCrypt.ts), as Dovecot writes them (default 5000 rounds). A
+ *   candidate over 1024 octets never verifies (its cost grows with length²).
+ * - `{BLF-CRYPT}$2b$NN$<salt><hash>` (also `$2a$`, `$2y$`) — bcrypt (Bcrypt.ts).
+ * - `{CRYPT}` with any of those bodies: like Dovecot, which hands every crypt
+ *   scheme to crypt(3), the body's `$id$` decides (DES and MD5 crypt are not read).
  * - an empty string — the account is disabled (nothing verifies).
  * Scheme names are case-insensitive. A non-empty string without a `{...}`
  * prefix, or with a scheme not listed here, never verifies.
  */
 import * as Crypto from "node:crypto"
 import { Effect, Redacted, Result, Schema } from "effect"
+import * as Bcrypt from "./Bcrypt.ts"
+import * as Md4 from "./Md4.ts"
+import * as ShaCrypt from "./ShaCrypt.ts"
 
 /** Why a stored password string cannot be used. */
 export class PasswordSchemeError extends Schema.TaggedError<PasswordSchemeError>()("PasswordSchemeError", {
@@ -27,7 +39,7 @@ export class PasswordSchemeError extends Schema.TaggedError<PasswordSchemeError>
 }) {}
 
 /** The schemes `hash` can produce. */
-export type Scheme = "SCRYPT" | "PLAIN"
+export type Scheme = "SCRYPT" | "PLAIN" | "NTLM" | "SHA512-CRYPT" | "SHA256-CRYPT" | "BLF-CRYPT"
 
 /** scrypt cost parameters: N = 2^ln, block size r, parallelism p. */
 export interface ScryptParams {
@@ -45,6 +57,12 @@ export const defaultScryptParams: ScryptParams = { ln: 15, r: 6, p: 1 }
 
 /** Upper bounds accepted when reading a stored string, so a hostile entry cannot exhaust memory. */
 export const scryptLimits = { maxLn: 20, maxR: 32, maxP: 16, maxMemory: 256 * 1024 * 1024 } as const
+
+/**
+ * Upper bounds for the crypt schemes when reading a stored string, so one entry cannot cost seconds of CPU per
+ * login: SHA-crypt rounds (the spec allows 999999999; 1000000 is ~3 s here) and the bcrypt cost (16 is ~6 s).
+ */
+export const cryptLimits = { maxShaRounds: 1_000_000, maxBcryptCost: Bcrypt.maxCost } as const
 
 /** Octets of random salt in new scrypt strings. */
 export const saltLength = 16
@@ -81,6 +99,9 @@ export const nodeScrypt: ScryptFn = (password, salt, keyLength, params) =>
 export type Stored =
   | { readonly _tag: "Scrypt"; readonly params: ScryptParams; readonly salt: Uint8Array; readonly hash: Uint8Array }
   | { readonly _tag: "Plain"; readonly secret: Redacted.Redacted<string> }
+  | { readonly _tag: "Ntlm"; readonly hash: Uint8Array }
+  | { readonly _tag: "ShaCrypt"; readonly value: ShaCrypt.Stored }
+  | { readonly _tag: "Bcrypt"; readonly value: Bcrypt.Stored }
   | { readonly _tag: "Disabled" }
 
 /** Options shared by `hash` and the verify functions. */
@@ -124,6 +145,26 @@ const parseScrypt = (body: string): Result.Result<Stored, PasswordSchemeError> =
   return Result.succeed({ _tag: "Scrypt", params, salt, hash })
 }
 
+// The crypt(3) schemes: the body's `$id$` decides, as crypt(3) does for Dovecot.
+const parseCrypt = (scheme: string, body: string): Result.Result<Stored, PasswordSchemeError> => {
+  if (/^\$[56]\$/.test(body)) {
+    const value = ShaCrypt.parseStored(body)
+    if (value === undefined) return malformed(scheme, `${scheme}: expected $5$ or $6$, optional rounds=N$, salt, hash`)
+    if (value.rounds > cryptLimits.maxShaRounds) {
+      return malformed(scheme, `${scheme}: more than ${cryptLimits.maxShaRounds} rounds`)
+    }
+    return Result.succeed({ _tag: "ShaCrypt", value })
+  }
+  if (/^\$2[aby]\$/.test(body)) {
+    const value = Bcrypt.parse(body)
+    if (value !== undefined) return Result.succeed({ _tag: "Bcrypt", value })
+    return Bcrypt.looksLikeBcrypt(body)
+      ? malformed(scheme, `${scheme}: bcrypt cost outside ${Bcrypt.minCost}..${cryptLimits.maxBcryptCost}`)
+      : malformed(scheme, `${scheme}: expected $2b$NN$ and 53 characters of salt and hash`)
+  }
+  return malformed(scheme, `${scheme}: only $5$, $6$ (SHA-crypt) and $2a$/$2b$/$2y$ (bcrypt) crypt strings are read`)
+}
+
 /** Parses a stored `{SCHEME}secret` string; the error names the scheme, never the secret. */
 export const parse = (stored: string): Result.Result<Stored, PasswordSchemeError> => {
   if (stored === "") return Result.succeed({ _tag: "Disabled" })
@@ -141,6 +182,15 @@ export const parse = (stored: string): Result.Result<Stored, PasswordSchemeError
     case "PLAIN":
     case "CLEARTEXT":
       return Result.succeed({ _tag: "Plain", secret: Redacted.make(body) })
+    case "SHA512-CRYPT":
+    case "SHA256-CRYPT":
+    case "BLF-CRYPT":
+    case "CRYPT":
+      return parseCrypt(scheme, body)
+    case "NTLM":
+      return /^[0-9A-Fa-f]{32}$/.test(body)
+        ? Result.succeed({ _tag: "Ntlm", hash: new Uint8Array(Buffer.from(body, "hex")) })
+        : malformed("NTLM", "NTLM: expected 32 hexadecimal digits")
     default:
       return Result.fail(
         new PasswordSchemeError({ reason: "UnknownScheme", scheme, message: `unknown password scheme {${scheme}}` })
@@ -157,6 +207,12 @@ export const format = (stored: Stored): string => {
     }
     case "Plain":
       return `{PLAIN}${Redacted.value(stored.secret)}`
+    case "Ntlm":
+      return `{NTLM}${Buffer.from(stored.hash).toString("hex")}`
+    case "ShaCrypt":
+      return `{${stored.value.variant === "SHA-512" ? "SHA512" : "SHA256"}-CRYPT}${ShaCrypt.format(stored.value)}`
+    case "Bcrypt":
+      return `{BLF-CRYPT}${Bcrypt.format(stored.value)}`
     case "Disabled":
       return ""
   }
@@ -165,6 +221,22 @@ export const format = (stored: Stored): string => {
 /** Hashes a new password into a stored string (`{SCRYPT}` unless told otherwise). */
 export const hash = (password: string, scheme: Scheme = "SCRYPT", options?: Options): Effect.Effect<string> => {
   if (scheme === "PLAIN") return Effect.succeed(format({ _tag: "Plain", secret: Redacted.make(password) }))
+  if (scheme === "NTLM") return Effect.sync(() => format({ _tag: "Ntlm", hash: ntHash(password) }))
+  if (scheme === "SHA512-CRYPT" || scheme === "SHA256-CRYPT") {
+    return Effect.suspend(() => {
+      const setting: ShaCrypt.Setting = {
+        variant: scheme === "SHA512-CRYPT" ? "SHA-512" : "SHA-256",
+        rounds: ShaCrypt.roundsDefault,
+        roundsCustom: false,
+        salt: ShaCrypt.randomSalt()
+      }
+      return Effect.map(
+        ShaCrypt.digest(utf8.encode(password), setting),
+        (digest) => format({ _tag: "ShaCrypt", value: { ...setting, hash: digest } })
+      )
+    })
+  }
+  if (scheme === "BLF-CRYPT") return Effect.map(Bcrypt.generate(password), (text) => `{BLF-CRYPT}${text}`)
   const params = options?.params ?? defaultScryptParams
   const scrypt = options?.scrypt ?? nodeScrypt
   return Effect.suspend(() => {
@@ -183,6 +255,9 @@ const digest = (text: string): Buffer => Crypto.createHmac("sha256", plainKey).u
 
 const equalKeys = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Crypto.timingSafeEqual(a, b)
 
+// Encoded digests of one scheme have a fixed length, so only the content is compared, in constant time.
+const equalText = (a: string, b: string): boolean => equalKeys(Buffer.from(a, "latin1"), Buffer.from(b, "latin1"))
+
 /** Checks a password against a parsed stored value in constant time. An empty password never verifies. */
 export const verifyStored = (stored: Stored, password: string, options?: Options): Effect.Effect<boolean> => {
   switch (stored._tag) {
@@ -199,6 +274,23 @@ export const verifyStored = (stored: Stored, password: string, options?: Options
       return Effect.sync(() =>
         Crypto.timingSafeEqual(digest(Redacted.value(stored.secret)), digest(password)) && password !== ""
       )
+    case "Ntlm":
+      return Effect.sync(() => equalKeys(ntHash(password), stored.hash) && password !== "")
+    case "ShaCrypt":
+      return Effect.suspend(() => {
+        // An over-long candidate is hashed cut to the limit (same cost) and then refused.
+        const bytes = utf8.encode(password)
+        const tooLong = bytes.length > ShaCrypt.maxPasswordOctets
+        return Effect.map(
+          ShaCrypt.digest(tooLong ? bytes.subarray(0, ShaCrypt.maxPasswordOctets) : bytes, stored.value),
+          (digest) => equalText(digest, stored.value.hash) && password !== "" && !tooLong
+        )
+      })
+    case "Bcrypt":
+      return Effect.map(
+        Bcrypt.digest(password, stored.value),
+        (digest) => equalText(digest, stored.value.hash) && password !== ""
+      )
     case "Disabled":
       return Effect.succeed(false)
   }
@@ -208,6 +300,66 @@ export const verifyStored = (stored: Stored, password: string, options?: Options
 export const verify = (stored: string, password: string, options?: Options): Effect.Effect<boolean> => {
   const parsed = parse(stored)
   return Result.isSuccess(parsed) ? verifyStored(parsed.success, password, options) : Effect.succeed(false)
+}
+
+/** The NT hash of a password: MD4 of its UTF-16LE encoding (MS-NLMP 3.3.1, NTOWFv1). */
+export const ntHash = (password: string): Uint8Array => Md4.digest(Buffer.from(password, "utf16le"))
+
+/** The NT hash a stored value gives NTLM: the `{NTLM}` hash itself, or derived from a `{PLAIN}` password. */
+export const ntHashOf = (stored: Stored): Uint8Array | undefined => {
+  switch (stored._tag) {
+    case "Ntlm":
+      return stored.hash
+    case "Plain":
+      return Redacted.value(stored.secret) === "" ? undefined : ntHash(Redacted.value(stored.secret))
+    default:
+      return undefined
+  }
+}
+
+/** Whether checking this value costs a full password hash (scrypt, SHA-crypt, bcrypt). */
+export const isCostly = (stored: Stored): boolean =>
+  stored._tag === "Scrypt" || stored._tag === "ShaCrypt" || stored._tag === "Bcrypt"
+
+/**
+ * What decides a costly value's verify time (scheme and cost parameters), so that the unknown-user stand-in can
+ * cost what most accounts cost; undefined for cheap values.
+ */
+export const costKey = (stored: Stored): string | undefined => {
+  switch (stored._tag) {
+    case "Scrypt":
+      return `SCRYPT ${stored.params.ln},${stored.params.r},${stored.params.p}`
+    case "ShaCrypt":
+      return `${stored.value.variant} ${stored.value.rounds} ${stored.value.salt.length}`
+    case "Bcrypt":
+      return `BCRYPT ${stored.value.cost}`
+    default:
+      return undefined
+  }
+}
+
+/**
+ * A value of the same scheme and cost as `like` that no password matches (fresh random salt and digest);
+ * the default-cost scrypt stand-in when `like` is cheap.
+ */
+export const dummyLike = (like: Stored): Stored => {
+  switch (like._tag) {
+    case "Scrypt":
+      return dummy(like.params)
+    case "ShaCrypt":
+      return {
+        _tag: "ShaCrypt",
+        value: {
+          ...like.value,
+          salt: ShaCrypt.randomSalt(like.value.salt.length),
+          hash: ShaCrypt.randomHash(like.value.variant)
+        }
+      }
+    case "Bcrypt":
+      return { _tag: "Bcrypt", value: Bcrypt.dummy(like.value.cost, like.value.minor) }
+    default:
+      return dummy()
+  }
 }
 
 /** A scrypt value with the given cost that no password matches: the stand-in for unknown users. */

@@ -6,11 +6,19 @@
  * atomically, mode 0600), and the `Directory` layer that re-reads the file
  * when it changes. Must never log, or put into an error, a line's content or
  * a password: problems are reported by line number.
+ *
+ * The NT hash AUTH NTLM needs is kept beside the main hash, as the extra field
+ * `nt_hash={NTLM}<32 hex digits>` (Dovecot's extra_fields position, the eighth
+ * field): `alice:{SCRYPT}…::::::nt_hash={NTLM}8846f7eaee8fb117ad06bdd830b7586c`.
+ * It is password-equivalent (whoever reads it can log in by NTLM), which is
+ * one more reason the file is mode 0600. Setting a password always drops an
+ * old NT hash, so a stale one never outlives the password it came from.
  */
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { Clock, Duration, Effect, Layer, Schema, Semaphore } from "effect"
+import * as AuthCache from "./AuthCache.ts"
 import * as Directory from "./Directory.ts"
 import * as PasswordScheme from "./PasswordScheme.ts"
 
@@ -150,6 +158,44 @@ export const write = (path: string, file: Pick<UsersFile, "lines">): Effect.Effe
 /** Options for `add` and `setPassword`: how the new password is stored. */
 export interface HashOptions extends PasswordScheme.Options {
   readonly scheme?: PasswordScheme.Scheme | undefined
+  /** Also store the NT hash in the `nt_hash` extra field, for AUTH NTLM (default false). */
+  readonly ntHash?: boolean | undefined
+}
+
+// ---------------------------------------------------------------------------
+// The nt_hash extra field
+
+/** The extra-field key the NT hash is stored under. */
+export const ntHashKey = "nt_hash"
+
+// `rest` is ":uid:gid:gecos:home:shell:extra fields"; the extra fields are space-separated key=value tokens.
+const splitRest = (rest: string) => {
+  const parts = rest === "" ? [] : rest.slice(1).split(":")
+  return { positional: parts.slice(0, 5), extra: parts.length > 5 ? parts.slice(5).join(":") : undefined }
+}
+
+const isNtHashToken = (token: string) => token.startsWith(`${ntHashKey}=`)
+
+/** The stored `{NTLM}…` value of a line's `nt_hash` extra field, if it has one. */
+export const ntHashField = (rest: string): string | undefined => {
+  const { extra } = splitRest(rest)
+  const token = extra?.split(/\s+/).find(isNtHashToken)
+  return token?.slice(ntHashKey.length + 1)
+}
+
+/** `rest` with its `nt_hash` field replaced by `stored` (or removed when undefined); unchanged if nothing changes. */
+export const withNtHashField = (rest: string, stored: string | undefined): string => {
+  const { extra, positional } = splitRest(rest)
+  const tokens = (extra ?? "").split(/\s+/).filter((t) => t !== "")
+  const kept = tokens.filter((t) => !isNtHashToken(t))
+  if (kept.length === tokens.length && stored === undefined) return rest
+  const next = stored === undefined ? kept : [...kept, `${ntHashKey}=${stored}`]
+  if (next.length > 0) {
+    while (positional.length < 5) positional.push("")
+    return `:${positional.join(":")}:${next.join(" ")}`
+  }
+  while (positional.length > 0 && positional[positional.length - 1] === "") positional.pop()
+  return positional.length === 0 ? "" : `:${positional.join(":")}`
 }
 
 const checkName = (name: string) =>
@@ -159,6 +205,9 @@ const checkName = (name: string) =>
       reason: "InvalidName",
       message: "user name must be 1-255 characters without ':', '/', whitespace or control characters"
     }))
+
+const storedNtHash = (password: string, options?: HashOptions): Effect.Effect<string | undefined> =>
+  options?.ntHash === true ? PasswordScheme.hash(password, "NTLM") : Effect.succeed(undefined)
 
 const storedPassword = (password: string, options?: HashOptions) =>
   Effect.gen(function*() {
@@ -188,11 +237,12 @@ export const add: (path: string, name: string, password: string, options?: HashO
       return yield* new UsersFileError({ reason: "UserExists", message: `user ${JSON.stringify(name)} already exists` })
     }
     const stored = yield* storedPassword(password, options)
-    yield* write(path, { lines: [...file.lines, { _tag: "User", name, password: stored, rest: "" }] })
+    const rest = withNtHashField("", yield* storedNtHash(password, options))
+    yield* write(path, { lines: [...file.lines, { _tag: "User", name, password: stored, rest }] })
   }
 )
 
-/** Replaces an account's password, keeping the rest of its line. */
+/** Replaces an account's password, keeping the rest of its line (an old NT hash is replaced or dropped). */
 export const setPassword: (
   path: string,
   name: string,
@@ -203,8 +253,13 @@ export const setPassword: (
     const file = yield* read(path)
     if (file === undefined || !users(file).some((user) => user.name === name)) return yield* noSuchUser(name)
     const stored = yield* storedPassword(password, options)
+    const nt = yield* storedNtHash(password, options)
     yield* write(path, {
-      lines: file.lines.map((line) => line._tag === "User" && line.name === name ? { ...line, password: stored } : line)
+      lines: file.lines.map((line) =>
+        line._tag === "User" && line.name === name
+          ? { ...line, password: stored, rest: withNtHashField(line.rest, nt) }
+          : line
+      )
     })
   }
 )
@@ -257,7 +312,9 @@ const stampOf = (path: string): Promise<Stamp> =>
   )
 
 const toSnapshot = (file: UsersFile | undefined): Directory.Snapshot =>
-  Directory.snapshot(file === undefined ? [] : users(file).map((user) => [user.name, user.password] as const))
+  Directory.snapshot(
+    file === undefined ? [] : users(file).map((user) => [user.name, user.password, ntHashField(user.rest)] as const)
+  )
 
 /**
  * A directory backed by the users file, re-read when its identity, size or
@@ -269,6 +326,8 @@ export const make: (options: LayerOptions) => Effect.Effect<Directory.Directory[
   const { path } = options
   const interval = Duration.toMillis(options.checkInterval ?? Duration.seconds(1))
   const lock = yield* Semaphore.make(1)
+  // Successful checks are remembered until the file changes (see AuthCache).
+  const cache = AuthCache.make(options.authCache)
 
   const load = Effect.fn("UsersFile.load")(function*() {
     const stamp = yield* Effect.tryPromise({
@@ -302,6 +361,7 @@ export const make: (options: LayerOptions) => Effect.Effect<Directory.Directory[
       const next = yield* Effect.result(load())
       if (next._tag === "Success") {
         state = next.success
+        yield* cache.clear
         lastError = ""
         yield* Effect.logInfo(`users file ${path} loaded: ${next.success.snap.users.size} users`)
       } else if (next.failure.message !== lastError) {
@@ -316,7 +376,7 @@ export const make: (options: LayerOptions) => Effect.Effect<Directory.Directory[
     return state.snap
   })
 
-  return Directory.make(current, options)
+  return Directory.make(current, options, cache)
 })
 
 /** The `Directory` layer over a users file (see `make`). */

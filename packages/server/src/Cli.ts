@@ -114,22 +114,44 @@ const passwordStdin = Flag.Boolean("password-stdin").pipe(
 )
 const userName = Argument.String("name").pipe(Argument.withDescription("The user (and mailbox) name"))
 
-const userAdd = Command.make("add", { ...storageFlags, name: userName, passwordStdin }, (a) =>
+/** The settings `user add` and `user passwd` also read: whether NTLM is on decides whether an NT hash is stored. */
+const passwordFlags = {
+  ...storageFlags,
+  ...Object.fromEntries(Settings.specs.filter((s) => s.flag === "sasl-mechanisms").map((s) => [s.flag, settingFlag(s)]))
+} as Record<string, Flag.Flag<Option.Option<string>>>
+
+/** How `user add`/`passwd` store a password: with the NT hash beside it only when NTLM is offered. */
+const hashOptions = (settings: Settings.Settings): UsersFile.HashOptions => ({
+  ntHash: settings.saslMechanisms.includes("NTLM")
+})
+
+const ntHashNote = (settings: Settings.Settings) =>
+  settings.saslMechanisms.includes("NTLM")
+    ? Console.log(
+      `note: NTLM is enabled, so the NT hash was stored too; it is password-equivalent: keep ${settings.usersFile} mode 0600`
+    )
+    : Effect.void
+
+const userAdd = Command.make("add", { ...passwordFlags, name: userName, passwordStdin }, (a) =>
   Effect.gen(function*() {
     const settings = yield* loadSettings(a as never)
     const password = yield* readPassword(a.passwordStdin)
-    yield* UsersFile.add(settings.usersFile, a.name, password).pipe(Effect.mapError(userFailure))
+    yield* UsersFile.add(settings.usersFile, a.name, password, hashOptions(settings)).pipe(Effect.mapError(userFailure))
     const store = yield* Mailbox.Mailbox.pipe(Effect.provide(Maildir.layer({ root: settings.maildirRoot })))
     yield* store.create(a.name).pipe(Effect.mapError((e) => new CliFailure(e.message, ExitCode.cantCreate)))
     yield* Console.log(`added ${a.name}`)
+    yield* ntHashNote(settings)
   })).pipe(Command.withDescription("Add a user and create its Maildir"))
 
-const userPasswd = Command.make("passwd", { ...storageFlags, name: userName, passwordStdin }, (a) =>
+const userPasswd = Command.make("passwd", { ...passwordFlags, name: userName, passwordStdin }, (a) =>
   Effect.gen(function*() {
     const settings = yield* loadSettings(a as never)
     const password = yield* readPassword(a.passwordStdin)
-    yield* UsersFile.setPassword(settings.usersFile, a.name, password).pipe(Effect.mapError(userFailure))
+    yield* UsersFile.setPassword(settings.usersFile, a.name, password, hashOptions(settings)).pipe(
+      Effect.mapError(userFailure)
+    )
     yield* Console.log(`password changed for ${a.name}`)
+    yield* ntHashNote(settings)
   })).pipe(Command.withDescription("Set a user's password"))
 
 const userDel = Command.make("del", { ...storageFlags, name: userName }, (a) =>

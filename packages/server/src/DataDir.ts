@@ -56,7 +56,7 @@ export const prepare = (settings: Settings) =>
     const defaultUsersFile = settings.usersFile === Path.join(settings.dataDir, "users")
     if (defaultUsersFile && !Fs.existsSync(settings.usersFile)) {
       const password = Crypto.randomBytes(12).toString("base64url")
-      yield* UsersFile.add(settings.usersFile, firstUser, password)
+      yield* UsersFile.add(settings.usersFile, firstUser, password, { ntHash: settings.saslMechanisms.includes("NTLM") })
       const store = yield* Mailbox.Mailbox
       yield* store.deliver(firstUser, Buffer.from(welcome(firstUser), "utf8"))
       createdUser = { name: firstUser, password }

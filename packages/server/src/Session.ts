@@ -3,8 +3,7 @@
 // It never touches a socket, a timer or a file: the store and the directory are services it is given.
 import { Effect, Option, Result, Stream } from "effect"
 import { Capa, Command, DotStuffer, Reply, Sasl as SaslCodec } from "@pop3d/protocol"
-import type { Sasl } from "@pop3d/auth"
-import { Directory } from "@pop3d/auth"
+import { Directory, Sasl } from "@pop3d/auth"
 import { Mailbox } from "@pop3d/mailbox"
 import * as Texts from "./Texts.ts"
 import type { PlaintextPolicy } from "./Settings.ts"
@@ -217,12 +216,16 @@ const login = (env: Env, state: Authorization, user: string): Effect.Effect<Step
     return reply(t, Reply.ok(Texts.loggedIn(count, octets)))
   })
 
-const failedLogin = (env: Env, state: Authorization): Step => {
+/** A failed login; `reason` is a mechanism's client-safe reason (credential failures all read the same). */
+const failedLogin = (env: Env, state: Authorization, reason?: string): Step => {
   const failures = state.failures + 1
   const next: Authorization = { ...state, user: undefined, sasl: undefined, failures }
   return failures >= env.maxAuthFailures
     ? closing({ _tag: "Closed", secure: state.secure, removed: 0 }, Reply.err(Texts.tooManyFailures, "AUTH"))
-    : reply(next, Reply.err(Texts.authFailed, "AUTH"))
+    : reply(
+      next,
+      Reply.err(reason === undefined || reason === Sasl.authenticationFailed ? Texts.authFailed : Texts.authFailedBecause(reason), "AUTH")
+    )
 }
 
 const saslOutcome = (
@@ -240,7 +243,7 @@ const saslOutcome = (
       case "Success":
         return yield* login(env, { ...state, sasl: undefined }, s.user)
       case "Failure":
-        return failedLogin(env, state)
+        return failedLogin(env, state, s.reason)
     }
   })
 

@@ -3,7 +3,9 @@
 // given; it never opens a socket and never falls back silently on an invalid value.
 import { Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
+import { Gssapi } from "@pop3d/auth"
 
 /** How a setting is named in each place it can be given, and what it means. */
 export interface SettingSpec {
@@ -45,6 +47,14 @@ export const specs: ReadonlyArray<SettingSpec> = [
   spec("exact-rfc822-size", "on", "on: LIST/STAT sizes are exactly the octets RETR sends; off: storage sizes", "EnableExactRFC822Size"),
   spec("plaintext", "tls-only", "USER/PASS and AUTH PLAIN: allowed, tls-only (only on TLS connections) or never", "LoginType"),
   spec("sasl-mechanisms", "PLAIN", "SASL mechanisms offered by AUTH, comma-separated, in CAPA order (PLAIN, NTLM, GSSAPI)"),
+  spec("ntlm-netbios-domain", "POP3D", "NTLM: NetBIOS domain name the CHALLENGE announces (also its TargetName)"),
+  spec("ntlm-netbios-computer", "POP3D", "NTLM: NetBIOS computer name the CHALLENGE announces"),
+  spec("ntlm-dns-domain", "localdomain", "NTLM: DNS domain name the CHALLENGE announces"),
+  spec("ntlm-dns-computer", "pop3d.localdomain", "NTLM: DNS computer name the CHALLENGE announces"),
+  spec("gssapi-keytab", "", "GSSAPI: keytab holding the service principal's keys; empty: GSSAPI is not offered"),
+  spec("gssapi-principal", "", "GSSAPI: service principal, pop@host or pop/host@REALM (default pop@<this host's name>)"),
+  spec("gssapi-default-realm", "", "GSSAPI: principals of this realm log in as their name without @REALM (default: the Kerberos configuration's default_realm)"),
+  spec("gssapi-principal-map", "", "GSSAPI: more principals and the user each logs in as, principal=user comma-separated (e.g. user1@OTHER.REALM=alice)"),
   spec("max-auth-failures", "3", "Failed logins on one connection before the server answers -ERR and closes"),
   spec("log-level", "info", "Least severe log level written: debug, info, warning, error")
 ]
@@ -73,6 +83,24 @@ export interface Settings {
   readonly maxAuthFailures: number
   /** Upper-case mechanism names, in the order given. */
   readonly saslMechanisms: ReadonlyArray<"PLAIN" | "NTLM" | "GSSAPI">
+  /** The names AUTH NTLM's CHALLENGE announces; an NTLM login's domain must be empty or one of the two domains. */
+  readonly ntlm: {
+    readonly netbiosDomain: string
+    readonly netbiosComputer: string
+    readonly dnsDomain: string
+    readonly dnsComputer: string
+  }
+  /** AUTH GSSAPI: where the service keys are and how a client principal becomes a user. */
+  readonly gssapi: {
+    /** Keytab path or `TYPE:residual`; "" means GSSAPI is not offered. */
+    readonly keytab: string
+    /** `service@host` or `service/host@REALM`. */
+    readonly principal: string
+    /** Realm stripped from principals; "" means the Kerberos configuration's default realm. */
+    readonly defaultRealm: string
+    /** Exact principal → user name. */
+    readonly principalMap: ReadonlyMap<string, string>
+  }
   readonly logLevel: "debug" | "info" | "warning" | "error"
 }
 
@@ -91,6 +119,20 @@ const intIn = (min: number, max: number) =>
   )
 
 const onOff = Schema.Literals(["on", "off", "true", "false", "yes", "no"])
+
+/** A NetBIOS name: 1-15 letters, digits, '-', '_' or '.', starting with a letter or digit. */
+const netbiosName = Schema.String.pipe(
+  Schema.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/, {
+    message: "expected a NetBIOS name: 1-15 letters, digits, '-', '_' or '.'"
+  }))
+)
+
+/** A DNS name: dot-separated labels of letters, digits and '-', at most 253 characters. */
+const dnsName = Schema.String.pipe(
+  Schema.check(Schema.isPattern(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, {
+    message: "expected a DNS name such as pop3d.example.org"
+  }))
+)
 
 /** The raw (string) form of every setting, keyed by flag name, validated as one Schema. */
 const Raw = Schema.Struct({
@@ -114,6 +156,20 @@ const Raw = Schema.Struct({
       message: "expected a comma-separated list of PLAIN, NTLM, GSSAPI"
     }))
   ),
+  "ntlm-netbios-domain": netbiosName,
+  "ntlm-netbios-computer": netbiosName,
+  "ntlm-dns-domain": dnsName,
+  "ntlm-dns-computer": dnsName,
+  "gssapi-keytab": Schema.String,
+  "gssapi-principal": Schema.String.pipe(
+    Schema.check(Schema.isPattern(/^$|^[^\s@/]+@[^\s@/]+$|^[^\s@/]+(\/[^\s@/]+)+(@[^\s@]+)?$/, {
+      message: "expected service@host (e.g. pop@mail.example.com) or a Kerberos name such as pop/mail.example.com@EXAMPLE.COM"
+    }))
+  ),
+  "gssapi-default-realm": Schema.String.pipe(
+    Schema.check(Schema.isPattern(/^[^\s@]*$/, { message: "expected a realm name such as EXAMPLE.COM" }))
+  ),
+  "gssapi-principal-map": Schema.String,
   "log-level": Schema.Literals(["debug", "info", "warning", "error"])
 })
 
@@ -216,6 +272,13 @@ export const load = (sources: Sources): Effect.Effect<Settings, SettingsError> =
       })
     }
     const r = decoded.success
+    const principalMap = Gssapi.parsePrincipalMap(r["gssapi-principal-map"])
+    if (Result.isFailure(principalMap)) {
+      const where = describeOrigin("gssapi-principal-map", origin["gssapi-principal-map"] ?? "default", configFile)
+      return yield* new SettingsError({
+        message: `invalid setting ${where} = "${r["gssapi-principal-map"]}": ${principalMap.failure}`
+      })
+    }
     const data = Path.resolve(r["data"])
     const inData = (v: string, ...rel: Array<string>) => (v === "" ? Path.join(data, ...rel) : Path.resolve(v))
     return {
@@ -240,6 +303,20 @@ export const load = (sources: Sources): Effect.Effect<Settings, SettingsError> =
       saslMechanisms: [...new Set(r["sasl-mechanisms"].split(",").map((m) => m.trim().toUpperCase()))] as Array<
         "PLAIN" | "NTLM" | "GSSAPI"
       >,
+      ntlm: {
+        netbiosDomain: r["ntlm-netbios-domain"],
+        netbiosComputer: r["ntlm-netbios-computer"],
+        dnsDomain: r["ntlm-dns-domain"],
+        dnsComputer: r["ntlm-dns-computer"]
+      },
+      gssapi: {
+        keytab: r["gssapi-keytab"] === "" || /^[A-Za-z]+:/.test(r["gssapi-keytab"])
+          ? r["gssapi-keytab"]
+          : Path.resolve(r["gssapi-keytab"]),
+        principal: r["gssapi-principal"] === "" ? `pop@${Os.hostname()}` : r["gssapi-principal"],
+        defaultRealm: r["gssapi-default-realm"],
+        principalMap: principalMap.success
+      },
       logLevel: r["log-level"]
     } satisfies Settings
   })

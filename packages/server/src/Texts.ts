@@ -22,6 +22,7 @@ export const loginFirst = "Not logged in: authenticate with USER/PASS or AUTH fi
 export const onlyBeforeLogin = (verb: string) => `${verb} is only valid before login`
 export const userFirst = "Send USER first"
 export const authFailed = "Authentication failed"
+export const authFailedBecause = (reason: string) => `Authentication failed: ${reason}`
 export const tooManyFailures = "Authentication failed; too many failures, closing connection"
 export const authCancelled = "Authentication cancelled"
 export const badBase64 = "Malformed base64 in SASL response, authentication aborted"
