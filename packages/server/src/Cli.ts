@@ -1,12 +1,14 @@
 // The `pop3d` command line: serve, user add|passwd|del|list, deliver. It reads the settings once through
 // Settings.load and composes the store and directory Layers; it holds no protocol logic of its own.
-import { Console, Effect, Layer, Option, References } from "effect"
+import { Console, Duration, Effect, Layer, Option, References } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Fs from "node:fs"
 import * as Readline from "node:readline"
 import { UsersFile } from "@pop3d/auth"
 import { Mailbox, Maildir } from "@pop3d/mailbox"
 import * as DataDir from "./DataDir.ts"
+import * as Limits from "./Limits.ts"
+import * as Throttle from "./Throttle.ts"
 import * as Mechanisms from "./Mechanisms.ts"
 import * as Server from "./Server.ts"
 import * as Settings from "./Settings.ts"
@@ -71,7 +73,20 @@ const serve = Command.make("serve", serveFlags, (flags) =>
       Effect.scoped,
       Effect.provide(Layer.mergeAll(
         Maildir.layer({ root: settings.maildirRoot }),
-        UsersFile.layer({ path: settings.usersFile })
+        UsersFile.layer({
+          path: settings.usersFile,
+          authCache: { maxEntries: settings.authCacheSize, ttl: Duration.seconds(settings.authCacheTtl) }
+        }),
+        Limits.layer({
+          maxConnections: settings.maxConnections,
+          maxConnectionsPerAddress: settings.maxConnectionsPerAddress,
+          maxSessionsPerUser: settings.maxSessionsPerUser
+        }),
+        Throttle.layer({
+          initialDelay: Duration.seconds(settings.loginDelay),
+          maxDelay: Duration.seconds(settings.loginDelayMax),
+          decayAfter: Duration.seconds(settings.loginDelayDecay)
+        })
       )),
       Effect.provideService(References.MinimumLogLevel, logLevel[settings.logLevel])
     )

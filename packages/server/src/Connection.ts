@@ -3,6 +3,7 @@
 // It never decides protocol behaviour itself: that is Session's; it never runs UPDATE on a timeout or shutdown.
 import { Cause, Effect, Exit, Pull, Redacted, Schema, Stream } from "effect"
 import type * as Socket from "effect/socket/Socket"
+import type { Scope } from "effect"
 import { LineFramer, Reply } from "@pop3d/protocol"
 import * as Session from "./Session.ts"
 import * as Texts from "./Texts.ts"
@@ -24,8 +25,10 @@ export interface ConnectionOptions {
   readonly maxSaslResponse: number
   readonly unauthenticatedTimeout: number
   readonly authenticatedTimeout: number
-  /** The client's address, for logs. */
+  /** The client's address and port, for logs. */
   readonly peer: string
+  /** The client's address alone, for throttling. */
+  readonly address: string
   readonly listener: string
 }
 
@@ -54,13 +57,13 @@ type EndReason = "quit" | "client-closed" | "timeout" | "auth-failures" | "write
 export const serve = (
   socket: Socket.Socket,
   options: ConnectionOptions
-): Effect.Effect<void, never, Session.Services> =>
+): Effect.Effect<void, never, Exclude<Session.Services, Scope.Scope>> =>
   Effect.gen(function*() {
     const started = Date.now()
     const reader = yield* socket.reader
     const writer = yield* socket.writer
     const framer = LineFramer.make(options.maxCommandSize)
-    let state: Session.State = Session.initial(options.secure)
+    let state: Session.State = Session.initial(options.secure, options.address)
     let generation = 0
     let commands = 0
     let bytesOut = 0

@@ -1,7 +1,8 @@
 // The listeners: plain POP3 with STLS and implicit TLS, each accepted socket served by Connection in its own fiber
 // owned by the listener's scope. Closing the scope (SIGTERM) interrupts every connection: each sends its closing
 // notice and none runs UPDATE. It builds no store and no directory: those come in as services.
-import { Effect, Option } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
+import { Reply } from "@pop3d/protocol"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import type * as Socket from "effect/socket/Socket"
@@ -9,6 +10,7 @@ import type * as SocketServer from "effect/socket/SocketServer"
 import * as Fs from "node:fs"
 import type { Sasl } from "@pop3d/auth"
 import * as Connection from "./Connection.ts"
+import * as Limits from "./Limits.ts"
 import type * as Session from "./Session.ts"
 import type { Settings } from "./Settings.ts"
 
@@ -52,11 +54,23 @@ const handler = (settings: Settings, env: Session.Env, secure: boolean, tls: Con
 (socket: Socket.Socket) =>
   Effect.gen(function*() {
     const raw = yield* Effect.serviceOption(NodeSocket.NetSocket)
-    const peer = Option.match(raw, {
-      onNone: () => "unknown",
-      onSome: (s) => `${s.remoteAddress ?? "?"}:${s.remotePort ?? "?"}`
-    })
+    const address = Option.match(raw, { onNone: () => "unknown", onSome: (s) => s.remoteAddress ?? "unknown" })
+    const peer = Option.match(raw, { onNone: () => "unknown", onSome: (s) => `${address}:${s.remotePort ?? "?"}` })
+    const limits = yield* Limits.Limits
+    const slot = yield* Effect.exit(limits.connection(address))
+    if (Exit.isFailure(slot)) {
+      const refused = Cause.findErrorOption(slot.cause)
+      if (Option.isSome(refused)) {
+        yield* Effect.logWarning("connection refused").pipe(
+          Effect.annotateLogs({ listener: name, peer, reason: refused.value.reason })
+        )
+        const writer = yield* socket.writer
+        yield* writer.write(Buffer.from(Reply.err(refused.value.message, Limits.responseCode(refused.value)), "latin1"))
+      }
+      return
+    }
     yield* Connection.serve(socket, {
+      address,
       env,
       secure,
       tls: tls === undefined ? undefined : () => tls,
@@ -67,7 +81,7 @@ const handler = (settings: Settings, env: Session.Env, secure: boolean, tls: Con
       peer,
       listener: name
     })
-  })
+  }).pipe(Effect.scoped, Effect.ignore)
 
 /** Opens the configured listeners (port 0 = off) in the current scope. */
 export const listen = (settings: Settings, mechanisms: ReadonlyArray<Sasl.SaslMechanism>) =>

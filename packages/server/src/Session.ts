@@ -1,11 +1,13 @@
 // The POP3 session state machine: AUTHORIZATION → TRANSACTION → UPDATE as data. `step` takes the state and one
 // input and returns the replies and the next state; one small handler per verb, dispatched from one table.
 // It never touches a socket, a timer or a file: the store and the directory are services it is given.
-import { Effect, Option, Result, Stream } from "effect"
+import { Cause, Effect, Exit, Option, Result, Scope, Stream } from "effect"
 import { Capa, Command, DotStuffer, Reply, Sasl as SaslCodec } from "@pop3d/protocol"
 import { Directory, Sasl } from "@pop3d/auth"
 import { Mailbox } from "@pop3d/mailbox"
+import * as Limits from "./Limits.ts"
 import * as Texts from "./Texts.ts"
+import * as Throttle from "./Throttle.ts"
 import type { PlaintextPolicy } from "./Settings.ts"
 
 /** What a session needs to know about its server and listener. */
@@ -31,6 +33,8 @@ export interface SaslInProgress {
 export interface Authorization {
   readonly _tag: "Authorization"
   readonly secure: boolean
+  /** The client's address, for login throttling. */
+  readonly client: string
   readonly user: string | undefined
   readonly failures: number
   readonly sasl: SaslInProgress | undefined
@@ -84,12 +88,13 @@ export interface Step {
 }
 
 /** The services a step may use. */
-export type Services = Mailbox.Mailbox | Directory.Directory
+export type Services = Mailbox.Mailbox | Directory.Directory | Throttle.Throttle | Limits.Limits | Scope.Scope
 
 /** The state a new connection starts in. */
-export const initial = (secure: boolean): State => ({
+export const initial = (secure: boolean, client = "unknown"): State => ({
   _tag: "Authorization",
   secure,
+  client,
   user: undefined,
   failures: 0,
   sasl: undefined
@@ -196,14 +201,25 @@ const fromWire = (text: string): string => {
   }
 }
 
-const login = (env: Env, state: Authorization, user: string): Effect.Effect<Step, never, Mailbox.Mailbox> =>
+const login = (env: Env, state: Authorization, user: string): Effect.Effect<Step, never, Services> =>
   Effect.gen(function*() {
+    const limits = yield* Limits.Limits
+    // The user's session slot lives as long as the connection, or only until the end of this step if login fails.
+    const slotScope = yield* Scope.make()
+    const slot = yield* Effect.exit(limits.session(user).pipe(Scope.provide(slotScope)))
+    if (Exit.isFailure(slot)) {
+      const refused = Cause.findErrorOption(slot.cause)
+      const text = Option.isSome(refused) ? refused.value.message : Texts.mailboxUnavailable
+      return reply({ ...state, user: undefined, sasl: undefined }, Reply.err(text, "IN-USE"))
+    }
     const store = yield* Mailbox.Mailbox
     const opened = yield* Effect.result(store.open(user))
     if (Result.isFailure(opened)) {
+      yield* Scope.close(slotScope, Exit.void)
       yield* Effect.logWarning("mailbox unavailable at login", { user, reason: opened.failure.reason })
       return reply({ ...state, user: undefined, sasl: undefined }, Reply.err(Texts.mailboxUnavailable, "SYS/TEMP"))
     }
+    yield* Effect.addFinalizer(() => Scope.close(slotScope, Exit.void))
     const t: Transaction = {
       _tag: "Transaction",
       secure: state.secure,
@@ -237,12 +253,15 @@ const saslOutcome = (
 ): Effect.Effect<Step, never, Services> =>
   Effect.gen(function*() {
     const s = yield* exchange.step(response).pipe(Effect.provideService(Directory.Directory, yield* Directory.Directory))
+    const throttle = yield* Throttle.Throttle
     switch (s._tag) {
       case "Challenge":
         return reply({ ...state, sasl: { mechanism, exchange } }, `+ ${SaslCodec.encodeBase64(s.data)}\r\n`)
       case "Success":
+        yield* throttle.recordSuccess(state.client, s.user)
         return yield* login(env, { ...state, sasl: undefined }, s.user)
       case "Failure":
+        yield* throttle.recordFailure(state.client)
         return failedLogin(env, state, s.reason)
     }
   })
@@ -293,8 +312,15 @@ const handlers: { readonly [T in Command.Command["_tag"]]: Handler<T> } = {
     if (user === undefined) return reply(state, Reply.err(Texts.userFirst))
     return Effect.gen(function*() {
       const directory = yield* Directory.Directory
+      const throttle = yield* Throttle.Throttle
+      yield* throttle.wait(state.client, user)
       const who = yield* directory.verify(user, fromWire(password))
-      return Option.isSome(who) ? yield* login(env, state, who.value) : failedLogin(env, state)
+      if (Option.isNone(who)) {
+        yield* throttle.recordFailure(state.client, user)
+        return failedLogin(env, state)
+      }
+      yield* throttle.recordSuccess(state.client, user)
+      return yield* login(env, state, who.value)
     })
   }),
   AUTH: inAuthorization((env, state, { mechanism, initialResponse }) => {
@@ -306,6 +332,7 @@ const handlers: { readonly [T in Command.Command["_tag"]]: Handler<T> } = {
     if (mech.plaintext && !plaintextPermitted(env, state.secure)) return reply(state, plaintextRefusal(env))
     return Effect.gen(function*() {
       const directory = yield* Directory.Directory
+      yield* (yield* Throttle.Throttle).wait(state.client)
       const exchange = yield* mech.start().pipe(Effect.provideService(Directory.Directory, directory))
       if (initialResponse === undefined) {
         return reply({ ...state, sasl: { mechanism: mech.name, exchange } }, "+ \r\n")

@@ -56,6 +56,14 @@ export const specs: ReadonlyArray<SettingSpec> = [
   spec("gssapi-default-realm", "", "GSSAPI: principals of this realm log in as their name without @REALM (default: the Kerberos configuration's default_realm)"),
   spec("gssapi-principal-map", "", "GSSAPI: more principals and the user each logs in as, principal=user comma-separated (e.g. user1@OTHER.REALM=alice)"),
   spec("max-auth-failures", "3", "Failed logins on one connection before the server answers -ERR and closes"),
+  spec("max-connections", "2000", "Open connections in all; beyond, -ERR [SYS/TEMP] and close (0: no limit)", "MaxConnections"),
+  spec("max-connections-per-address", "20", "Open connections from one client address (IPv6: per /64) (0: no limit)", "MaxConnectionFromSingleIP"),
+  spec("max-sessions-per-user", "16", "Logged-in sessions of one user; beyond, login gets -ERR [IN-USE] (0: no limit)", "MaxConnectionsPerUser"),
+  spec("login-delay", "2", "Seconds of delay after the first failed login from an address or on an account, doubling per failure"),
+  spec("login-delay-max", "15", "Largest failed-login delay in seconds; 0 turns login throttling off"),
+  spec("login-delay-decay", "60", "Seconds without failures that forgive one step of the failed-login delay"),
+  spec("auth-cache-size", "10000", "Successful password checks remembered (as HMACs) so polling clients skip the hash; 0 turns it off"),
+  spec("auth-cache-ttl", "3600", "Seconds a remembered password check stays valid (the cache empties when the users file changes)"),
   spec("log-level", "info", "Least severe log level written: debug, info, warning, error")
 ]
 
@@ -81,6 +89,14 @@ export interface Settings {
   readonly exactRfc822Size: boolean
   readonly plaintext: PlaintextPolicy
   readonly maxAuthFailures: number
+  readonly maxConnections: number
+  readonly maxConnectionsPerAddress: number
+  readonly maxSessionsPerUser: number
+  readonly loginDelay: number
+  readonly loginDelayMax: number
+  readonly loginDelayDecay: number
+  readonly authCacheSize: number
+  readonly authCacheTtl: number
   /** Upper-case mechanism names, in the order given. */
   readonly saslMechanisms: ReadonlyArray<"PLAIN" | "NTLM" | "GSSAPI">
   /** The names AUTH NTLM's CHALLENGE announces; an NTLM login's domain must be empty or one of the two domains. */
@@ -151,6 +167,14 @@ const Raw = Schema.Struct({
   "exact-rfc822-size": onOff,
   "plaintext": Schema.Literals(["allowed", "tls-only", "never"]),
   "max-auth-failures": intIn(1, 100),
+  "max-connections": intIn(0, 1_000_000),
+  "max-connections-per-address": intIn(0, 100_000),
+  "max-sessions-per-user": intIn(0, 10_000),
+  "login-delay": intIn(0, 60),
+  "login-delay-max": intIn(0, 300),
+  "login-delay-decay": intIn(1, 86_400),
+  "auth-cache-size": intIn(0, 1_000_000),
+  "auth-cache-ttl": intIn(1, 86_400),
   "sasl-mechanisms": Schema.String.pipe(
     Schema.check(Schema.isPattern(/^\s*(PLAIN|NTLM|GSSAPI)(\s*,\s*(PLAIN|NTLM|GSSAPI))*\s*$/i, {
       message: "expected a comma-separated list of PLAIN, NTLM, GSSAPI"
@@ -272,6 +296,13 @@ export const load = (sources: Sources): Effect.Effect<Settings, SettingsError> =
       })
     }
     const r = decoded.success
+    if (r["login-delay-max"] > 0 && r["login-delay"] > r["login-delay-max"]) {
+      return yield* new SettingsError({
+        message: `invalid setting ${describeOrigin("login-delay", origin["login-delay"] ?? "default", configFile)} = "${
+          raw["login-delay"]
+        }": must not exceed login-delay-max (${r["login-delay-max"]})`
+      })
+    }
     const principalMap = Gssapi.parsePrincipalMap(r["gssapi-principal-map"])
     if (Result.isFailure(principalMap)) {
       const where = describeOrigin("gssapi-principal-map", origin["gssapi-principal-map"] ?? "default", configFile)
@@ -300,6 +331,14 @@ export const load = (sources: Sources): Effect.Effect<Settings, SettingsError> =
         r["exact-rfc822-size"] === "yes",
       plaintext: r["plaintext"],
       maxAuthFailures: r["max-auth-failures"],
+      maxConnections: r["max-connections"],
+      maxConnectionsPerAddress: r["max-connections-per-address"],
+      maxSessionsPerUser: r["max-sessions-per-user"],
+      loginDelay: r["login-delay"],
+      loginDelayMax: r["login-delay-max"],
+      loginDelayDecay: r["login-delay-decay"],
+      authCacheSize: r["auth-cache-size"],
+      authCacheTtl: r["auth-cache-ttl"],
       saslMechanisms: [...new Set(r["sasl-mechanisms"].split(",").map((m) => m.trim().toUpperCase()))] as Array<
         "PLAIN" | "NTLM" | "GSSAPI"
       >,

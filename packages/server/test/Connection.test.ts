@@ -1,11 +1,13 @@
 // The connection fiber under the test clock: inactivity timers (notice, close, no UPDATE), timer resets by
 // commands and SASL lines, shutdown notices, pipelining order and over-long lines.
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber } from "effect"
+import { Deferred, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { Directory, Plain } from "@pop3d/auth"
 import { Mailbox } from "@pop3d/mailbox"
 import * as Connection from "../src/Connection.ts"
+import * as Limits from "../src/Limits.ts"
+import * as Throttle from "../src/Throttle.ts"
 import type * as Session from "../src/Session.ts"
 import * as FakeSocket from "./FakeSocket.ts"
 
@@ -27,7 +29,8 @@ const options: Connection.ConnectionOptions = {
   maxSaslResponse: 65536,
   unauthenticatedTimeout: 60,
   authenticatedTimeout: 1800,
-  peer: "test",
+  peer: "192.0.2.1:1234",
+  address: "192.0.2.1",
   listener: "test"
 }
 
@@ -35,7 +38,16 @@ const messages = ["Subject: a\r\n\r\nfirst\r\n", "Subject: b\n\n.dot\nsecond\n"]
 
 const withStore = Effect.provide([
   Mailbox.layerMemory({ alice: messages }),
-  Directory.layerMemory({ alice: "{PLAIN}secret" })
+  Directory.layerMemory({ alice: "{PLAIN}secret" }),
+  Limits.layer({ maxSessionsPerUser: 2 }),
+  Layer.succeed(Throttle.Throttle)(Throttle.disabled)
+])
+
+const withThrottle = Effect.provide([
+  Mailbox.layerMemory({ alice: messages }),
+  Directory.layerMemory({ alice: "{PLAIN}secret" }),
+  Limits.layer(),
+  Throttle.layer({ initialDelay: "2 seconds", maxDelay: "15 seconds" })
 ])
 
 const open = Effect.gen(function*() {
@@ -176,5 +188,43 @@ describe("pipelining and framing", () => {
       yield* client.send("PASS nope")
       assert.strictEqual(yield* client.next, "-ERR [AUTH] Authentication failed; too many failures, closing connection")
       yield* Deferred.await(client.closed)
+    }).pipe(withStore))
+})
+
+describe("login protection", () => {
+  it.effect("a failed login delays the next attempt from the same address; a good one is answered at once", () =>
+    Effect.gen(function*() {
+      const { client } = yield* open
+      yield* client.send("USER alice")
+      yield* client.next
+      yield* client.send("PASS wrong")
+      assert.strictEqual(yield* client.next, "-ERR [AUTH] Authentication failed")
+      yield* client.send("USER alice")
+      yield* client.next
+      yield* client.send("PASS secret")
+      yield* TestClock.adjust("1999 millis")
+      assert.strictEqual(yield* client.pending, 0)
+      yield* TestClock.adjust("1 millis")
+      assert.match(yield* client.next, /^\+OK Logged in/)
+    }).pipe(withThrottle))
+
+  it.effect("sessions beyond the per-user limit get -ERR [IN-USE] and stay in AUTHORIZATION", () =>
+    Effect.gen(function*() {
+      const a = yield* open
+      yield* login(a.client)
+      const b = yield* open
+      yield* login(b.client)
+      const c = yield* open
+      yield* c.client.send("USER alice")
+      yield* c.client.next
+      yield* c.client.send("PASS secret")
+      assert.strictEqual(yield* c.client.next, "-ERR [IN-USE] Too many sessions open for this mailbox, try again later")
+      yield* a.client.send("QUIT")
+      yield* a.client.next
+      yield* Deferred.await(a.client.closed)
+      yield* c.client.send("USER alice")
+      yield* c.client.next
+      yield* c.client.send("PASS secret")
+      assert.match(yield* c.client.next, /^\+OK Logged in/)
     }).pipe(withStore))
 })

@@ -2,10 +2,12 @@
 // Session.step against the in-memory store, checked after every step against a small reference model and the
 // invariants of docs/ARCHITECTURE.md.
 import { assert, describe, it } from "@effect/vitest"
-import { Arbitrary, Effect, Result, Schema, Stream } from "effect"
+import { Arbitrary, Effect, Layer, Result, Schema, Stream } from "effect"
 import { Directory, Plain } from "@pop3d/auth"
 import { Mailbox } from "@pop3d/mailbox"
+import * as Limits from "../src/Limits.ts"
 import * as Session from "../src/Session.ts"
+import * as Throttle from "../src/Throttle.ts"
 
 const messages = [
   "Subject: one\r\n\r\nhello\r\n",
@@ -208,7 +210,9 @@ const runSession = (commands: ReadonlyArray<string>) =>
 const layers = () =>
   Effect.provide([
     Mailbox.layerMemory({ alice: messages }),
-    Directory.layerMemory({ alice: "{PLAIN}secret" })
+    Directory.layerMemory({ alice: "{PLAIN}secret" }),
+    Limits.layer(),
+    Layer.succeed(Throttle.Throttle)(Throttle.disabled)
   ])
 
 describe("Session.step against the reference model", () => {

@@ -102,3 +102,15 @@ describe("Settings.parseConfigFile", () => {
     assert.deepStrictEqual(Settings.parseConfigFile("port", "f"), Result.fail(`f:1: expected "key = value"`))
   })
 })
+
+describe("README", () => {
+  it("documents every setting with its flag, environment variable and default", () => {
+    const readme = Fs.readFileSync(new URL("../../../README.md", import.meta.url), "utf8")
+    for (const s of Settings.specs) {
+      const row = readme.split("\n").find((l) => l.startsWith(`| \`--${s.flag}\` |`))
+      assert.isDefined(row, `README has no row for --${s.flag}`)
+      assert.include(row!, `\`${s.env}\``, `README row for --${s.flag} names ${s.env}`)
+      if (s.default !== "") assert.include(row!, `\`${s.default}\``, `README row for --${s.flag} gives the default`)
+    }
+  })
+})
