@@ -88,7 +88,8 @@ export const runCli = (
 
 /** The environment the tests give pop3d: the test runner's, without any POP3D_* setting leaking in. */
 const cleanEnv = (): Record<string, string> => {
-  const out: Record<string, string> = {}
+  // V8's compile cache only speeds up start-up (each CLI call loads Effect anew); it changes no behaviour.
+  const out: Record<string, string> = { NODE_COMPILE_CACHE: Path.join(Os.tmpdir(), "pop3d-e2e-compile-cache") }
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith("POP3D_")) out[k] = v
   }
@@ -109,11 +110,29 @@ export interface StartOptions {
   readonly noPlain?: boolean
   /** Turn the TLS listener off (port 0). */
   readonly noTls?: boolean
+  /** Use these ports instead of fresh free ones (e.g. chosen by the test for a config file). */
+  readonly port?: number
+  readonly tlsPort?: number
   /** Do not pass --port/--tls-port: the caller sets them some other way (env, config file). */
   readonly portsVia?: "flags" | "none"
+  /** How many "listening" lines to wait for (default: one per listener that is on). */
+  readonly expectListeners?: number
   /** How long to wait for the listening lines. */
   readonly startTimeoutMs?: number
+  /**
+   * Keep pop3d's defaults for login throttling and connection/session limits. By default the helper turns them
+   * off (unless `args` set them), because every test connects from 127.0.0.1: one test's deliberate failed logins
+   * or open connections must not slow down or refuse another's. test/e2e/limits.test.ts tests them.
+   */
+  readonly keepLimits?: boolean
 }
+
+/** Flags that turn off login throttling and connection limits (see StartOptions.keepLimits). */
+const noLimits: ReadonlyArray<readonly [string, string]> = [
+  ["--login-delay-max", "0"],
+  ["--max-connections-per-address", "0"],
+  ["--max-sessions-per-user", "0"]
+]
 
 export interface ExitInfo {
   readonly code: number | null
@@ -167,11 +186,14 @@ class PortInUse extends Error {}
 const startOnce = async (options: StartOptions): Promise<Server> => {
   const ownsDir = options.dataDir === undefined
   const dataDir = options.dataDir ?? Path.join(makeTempDir(), "data")
-  const port = options.noPlain ? 0 : await freePort()
-  const tlsPort = options.noTls ? 0 : await freePort()
+  const port = options.noPlain ? 0 : options.port ?? await freePort()
+  const tlsPort = options.noTls ? 0 : options.tlsPort ?? await freePort()
   const args = ["serve", "--data", dataDir, "--listen", "127.0.0.1"]
   if ((options.portsVia ?? "flags") === "flags") args.push("--port", String(port), "--tls-port", String(tlsPort))
   args.push(...(options.args ?? []))
+  if (options.keepLimits !== true) {
+    for (const [flag, value] of noLimits) if (!args.includes(flag)) args.push(flag, value)
+  }
   const env: Record<string, string> = { ...cleanEnv(), ...options.env }
   const child = spawn(nodeBin, [bin, ...args], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] })
   let stdout = ""
@@ -183,13 +205,15 @@ const startOnce = async (options: StartOptions): Promise<Server> => {
   })
   let hasExited = false
   void exited.then(() => (hasExited = true))
-  const expected = (port > 0 || options.portsVia === "none" ? 1 : 0) + (tlsPort > 0 || options.portsVia === "none" ? 1 : 0)
+  const expected = options.expectListeners ?? (port > 0 ? 1 : 0) + (tlsPort > 0 ? 1 : 0)
   const deadline = Date.now() + (options.startTimeoutMs ?? 45_000)
   while (listeningCount(stdout) < expected) {
     if (hasExited) {
       const output = stdout + stderr
       if (ownsDir) removeDir(Path.dirname(dataDir))
-      if (/EADDRINUSE/.test(output)) throw new PortInUse(output)
+      if (/EADDRINUSE/.test(output) && options.port === undefined && options.tlsPort === undefined) {
+        throw new PortInUse(output)
+      }
       throw new Error(`pop3d exited before listening:\n${output}`)
     }
     if (Date.now() > deadline) {
@@ -242,7 +266,16 @@ const startOnce = async (options: StartOptions): Promise<Server> => {
       if (r.code !== 0) throw new Error(`user add ${name} failed (${r.code}): ${r.stdout}${r.stderr}`)
     },
     deliver: async (user, message) => {
-      const r = await cli(["deliver", user], message)
+      // Messages go in on stdin, as an MTA gives them. Large ones go as a FILE argument instead, because stdin
+      // delivery of more than a pipe buffer fails with EAGAIN (a server bug that test/e2e/cli.test.ts shows);
+      // the other tests must not depend on it.
+      let file: string | undefined
+      if (Buffer.byteLength(message) > 32 * 1024) {
+        file = Path.join(Path.dirname(dataDir), `message-${process.pid}-${Date.now()}-${Math.random()}.eml`)
+        Fs.writeFileSync(file, message)
+      }
+      const r = await (file === undefined ? cli(["deliver", user], message) : cli(["deliver", user, file]))
+      if (file !== undefined) Fs.rmSync(file, { force: true })
       const uid = /^(\d+)\s*$/m.exec(r.stdout)
       if (r.code !== 0 || !uid) throw new Error(`deliver to ${user} failed (${r.code}): ${r.stdout}${r.stderr}`)
       return Number(uid[1])
@@ -288,11 +321,66 @@ export interface MultiLine {
 
 const CRLF = Buffer.from("\r\n")
 const TERMINATOR = Buffer.from("\r\n.\r\n")
+const EMPTY_BODY = Buffer.from(".\r\n")
+
+/** The bytes received and not read yet: a growable buffer, so that a multi-megabyte RETR costs O(n), not O(n²). */
+class InputBuffer {
+  private data = Buffer.alloc(64 * 1024)
+  private start = 0
+  private end = 0
+
+  append(chunk: Buffer): void {
+    if (this.end + chunk.length > this.data.length) {
+      const size = this.end - this.start
+      if (size + chunk.length <= this.data.length / 2) {
+        this.data.copyWithin(0, this.start, this.end)
+      } else {
+        const next = Buffer.alloc(Math.max(this.data.length * 2, (size + chunk.length) * 2))
+        this.data.copy(next, 0, this.start, this.end)
+        this.data = next
+      }
+      this.start = 0
+      this.end = size
+    }
+    chunk.copy(this.data, this.end)
+    this.end += chunk.length
+  }
+
+  get length(): number {
+    return this.end - this.start
+  }
+
+  /** Position of `needle` at or after `from` (relative to the unread bytes), or -1. */
+  indexOf(needle: Buffer, from = 0): number {
+    const i = this.data.subarray(this.start, this.end).indexOf(needle, from)
+    return i
+  }
+
+  startsWith(prefix: Buffer): boolean {
+    return this.length >= prefix.length && this.data.subarray(this.start, this.start + prefix.length).equals(prefix)
+  }
+
+  /** Removes and returns (a copy of) the first `n` bytes. */
+  take(n: number): Buffer {
+    const out = Buffer.from(this.data.subarray(this.start, this.start + n))
+    this.start += n
+    if (this.start === this.end) this.start = this.end = 0
+    return out
+  }
+
+  clear(): void {
+    this.start = this.end = 0
+  }
+
+  toString(): string {
+    return this.data.toString("latin1", this.start, this.end)
+  }
+}
 
 /** A POP3 client that sends lines and reads status lines and multi-line bodies, each read bounded by a timeout. */
 export class Pop3Client {
   private socket: Net.Socket
-  private buffer: Buffer = Buffer.alloc(0)
+  private buffer = new InputBuffer()
   private ended = false
   private error: Error | undefined
   private waiters: Array<() => void> = []
@@ -308,7 +396,7 @@ export class Pop3Client {
 
   private attach(socket: Net.Socket) {
     socket.on("data", (d: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, d])
+      this.buffer.append(d)
       this.wake()
     })
     socket.on("end", () => {
@@ -381,11 +469,11 @@ export class Pop3Client {
       const found = find()
       if (found !== undefined) return found
       if (this.ended) {
-        throw new Error(`connection closed while waiting for ${what}; buffered: ${JSON.stringify(this.buffer.toString("latin1"))}${this.error ? ` (${this.error.message})` : ""}`)
+        throw new Error(`connection closed while waiting for ${what}; buffered: ${JSON.stringify(this.buffer.toString().slice(0, 2000))}${this.error ? ` (${this.error.message})` : ""}`)
       }
       const left = deadline - Date.now()
       if (left <= 0) {
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; buffered: ${JSON.stringify(this.buffer.toString("latin1").slice(0, 2000))}`)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; buffered: ${JSON.stringify(this.buffer.toString().slice(0, 2000))}`)
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left)
@@ -399,12 +487,14 @@ export class Pop3Client {
 
   /** Reads raw bytes up to and including `delimiter`. */
   async readUntil(delimiter: Buffer, what = "data", timeoutMs = this.timeoutMs): Promise<Buffer> {
+    let from = 0
     return this.waitFor(() => {
-      const i = this.buffer.indexOf(delimiter)
-      if (i === -1) return undefined
-      const out = this.buffer.subarray(0, i + delimiter.length)
-      this.buffer = this.buffer.subarray(i + delimiter.length)
-      return Buffer.from(out)
+      const i = this.buffer.indexOf(delimiter, from)
+      if (i === -1) {
+        from = Math.max(0, this.buffer.length - delimiter.length + 1)
+        return undefined
+      }
+      return this.buffer.take(i + delimiter.length)
     }, what, timeoutMs)
   }
 
@@ -417,17 +507,15 @@ export class Pop3Client {
   /** Reads a multi-line body after a status line already read (up to and including CRLF.CRLF). */
   async readBody(timeoutMs = this.timeoutMs): Promise<{ lines: Array<string>; raw: Buffer }> {
     // The body starts right after the status line's CRLF, so a body that is just "." is ".\r\n".
+    let from = 0
     const raw = await this.waitFor(() => {
-      if (this.buffer.length >= 3 && this.buffer.subarray(0, 3).equals(Buffer.from(".\r\n"))) {
-        const out = Buffer.from(this.buffer.subarray(0, 3))
-        this.buffer = this.buffer.subarray(3)
-        return out
+      if (this.buffer.startsWith(EMPTY_BODY)) return this.buffer.take(EMPTY_BODY.length)
+      const i = this.buffer.indexOf(TERMINATOR, from)
+      if (i === -1) {
+        from = Math.max(0, this.buffer.length - TERMINATOR.length + 1)
+        return undefined
       }
-      const i = this.buffer.indexOf(TERMINATOR)
-      if (i === -1) return undefined
-      const out = Buffer.from(this.buffer.subarray(0, i + TERMINATOR.length))
-      this.buffer = this.buffer.subarray(i + TERMINATOR.length)
-      return out
+      return this.buffer.take(i + TERMINATOR.length)
     }, "the end of a multi-line reply", timeoutMs)
     const text = raw.toString("latin1")
     const lines = text === ".\r\n" ? [] : text.slice(0, -5).split("\r\n")
@@ -477,7 +565,7 @@ export class Pop3Client {
     plain.removeAllListeners("close")
     plain.removeAllListeners("error")
     plain.on("error", () => {})
-    this.buffer = Buffer.alloc(0)
+    this.buffer.clear()
     const secure = await new Promise<Tls.TLSSocket>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("TLS handshake timed out")), this.timeoutMs)
       const s = Tls.connect({
@@ -501,9 +589,18 @@ export class Pop3Client {
     await this.waitFor(() => (this.ended ? true : undefined), "the server to close", timeoutMs).catch((e: Error) => {
       if (!this.ended) throw e
     })
-    const rest = this.buffer.toString("latin1")
-    this.buffer = Buffer.alloc(0)
+    const rest = this.buffer.toString()
+    this.buffer.clear()
     return rest
+  }
+
+  /** Stops reading from the socket (the server's writes back up); `resumeReading` starts again. */
+  pauseReading(): void {
+    this.socket.pause()
+  }
+
+  resumeReading(): void {
+    this.socket.resume()
   }
 
   /** Whether the server has closed the connection. */
@@ -513,7 +610,7 @@ export class Pop3Client {
 
   /** Bytes received and not read yet. */
   get pending(): string {
-    return this.buffer.toString("latin1")
+    return this.buffer.toString()
   }
 
   /** QUIT (ignoring failures) and close. */

@@ -10,6 +10,7 @@
 import { Context, Effect, Layer, Option, Redacted, Result } from "effect"
 import * as AuthCache from "./AuthCache.ts"
 import * as PasswordScheme from "./PasswordScheme.ts"
+import type { UserQuota } from "./QuotaRule.ts"
 
 /** One account as the directory knows it. */
 export interface UserRecord {
@@ -25,6 +26,8 @@ export interface UserRecord {
    * `{NTLM}` or `{PLAIN}` password. Absent for disabled or unusable accounts.
    */
   readonly ntHash?: Redacted.Redacted<Uint8Array> | undefined
+  /** The user's own quota limits (users file: `quota_rule=*:storage=…`), when it has any; else the default applies. */
+  readonly quota?: UserQuota | undefined
 }
 
 /** The identity service: checks passwords and looks up accounts. */
@@ -87,11 +90,13 @@ const ntHashFor = (
  * tuples; the first of two equal names wins.
  */
 export const snapshot = (
-  users: Iterable<readonly [name: string, stored: string, ntHash?: string | undefined]>
+  users: Iterable<
+    readonly [name: string, stored: string, ntHash?: string | undefined, quota?: UserQuota | undefined]
+  >
 ): Snapshot => {
   const map = new Map<string, Entry>()
   const costs = new Map<string, { sample: PasswordScheme.Stored; count: number }>()
-  for (const [name, stored, storedNtHash] of users) {
+  for (const [name, stored, storedNtHash, quota] of users) {
     if (map.has(name)) continue
     const secret = PasswordScheme.parse(stored)
     const nt = ntHashFor(secret, storedNtHash)
@@ -100,7 +105,8 @@ export const snapshot = (
         name,
         mailbox: name,
         password: Redacted.make(stored),
-        ...(nt.hash === undefined ? {} : { ntHash: Redacted.make(nt.hash) })
+        ...(nt.hash === undefined ? {} : { ntHash: Redacted.make(nt.hash) }),
+        ...(quota === undefined ? {} : { quota })
       },
       secret,
       ...(nt.error === undefined ? {} : { ntHashError: nt.error })

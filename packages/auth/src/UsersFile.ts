@@ -21,6 +21,7 @@ import { Clock, Duration, Effect, Layer, Schema, Semaphore } from "effect"
 import * as AuthCache from "./AuthCache.ts"
 import * as Directory from "./Directory.ts"
 import * as PasswordScheme from "./PasswordScheme.ts"
+import * as QuotaRule from "./QuotaRule.ts"
 
 /** Why a users-file operation failed. */
 export class UsersFileError extends Schema.TaggedError<UsersFileError>()("UsersFileError", {
@@ -198,6 +199,13 @@ export const withNtHashField = (rest: string, stored: string | undefined): strin
   return positional.length === 0 ? "" : `:${positional.join(":")}`
 }
 
+/**
+ * The quota a line's extra fields give (`quota_rule=*:storage=100M`, see `QuotaRule`): `undefined` when there is
+ * none, a failure naming what is wrong (never the line) when a rule cannot be used.
+ */
+export const quotaField = (rest: string): ReturnType<typeof QuotaRule.fromExtraFields> =>
+  QuotaRule.fromExtraFields(splitRest(rest).extra ?? "")
+
 const checkName = (name: string) =>
   isValidName(name)
     ? Effect.void
@@ -313,7 +321,10 @@ const stampOf = (path: string): Promise<Stamp> =>
 
 const toSnapshot = (file: UsersFile | undefined): Directory.Snapshot =>
   Directory.snapshot(
-    file === undefined ? [] : users(file).map((user) => [user.name, user.password, ntHashField(user.rest)] as const)
+    file === undefined ? [] : users(file).map((user) => {
+      const quota = quotaField(user.rest)
+      return [user.name, user.password, ntHashField(user.rest), quota._tag === "Success" ? quota.success : undefined] as const
+    })
   )
 
 /**
@@ -340,6 +351,15 @@ export const make: (options: LayerOptions) => Effect.Effect<Directory.Directory[
     } else {
       for (const problem of file.problems) {
         yield* Effect.logWarning(`users file ${path} line ${problem.line} skipped: ${problem.reason}`)
+      }
+      for (const user of users(file)) {
+        const quota = quotaField(user.rest)
+        if (quota._tag === "Failure") {
+          yield* Effect.logWarning(
+            `users file ${path}: user ${JSON.stringify(user.name)} has an unusable quota_rule (${quota.failure}); ` +
+              "the default quota applies"
+          )
+        }
       }
     }
     const snap = toSnapshot(file)

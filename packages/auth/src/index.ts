@@ -18,6 +18,8 @@ export * as Ntlm from "./Ntlm.ts"
 export * as NtlmMessage from "./NtlmMessage.ts"
 /** Stored `{SCHEME}secret` strings: parse, hash, constant-time verify. */
 export * as PasswordScheme from "./PasswordScheme.ts"
+/** Per-user quota rules in the users file's extra fields (Dovecot's `quota_rule`). */
+export * as QuotaRule from "./QuotaRule.ts"
 /** AUTH PLAIN. */
 export * as Plain from "./Plain.ts"
 /** RC4, for the NTLM MIC's key exchange only. */

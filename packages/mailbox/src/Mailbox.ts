@@ -5,10 +5,18 @@
  * a store never throws, it fails with a `MailboxError`.
  */
 import { Rfc822 } from "@pop3d/protocol"
-import { Context, Effect, Layer, Schema, Stream } from "effect"
+import { Clock, Context, Effect, Layer, Schema, Stream } from "effect"
+import * as Quota from "./Quota.ts"
+import * as Retention from "./Retention.ts"
 
 /** Why a store operation failed; the server turns each into one `-ERR` wording. */
-export const MailboxErrorReason = Schema.Literals(["MessageGone", "Unavailable", "PartialUpdate", "NoSuchMailbox"])
+export const MailboxErrorReason = Schema.Literals([
+  "MessageGone",
+  "Unavailable",
+  "PartialUpdate",
+  "NoSuchMailbox",
+  "OverQuota"
+])
 
 /** Why a store operation failed, as a type. */
 export type MailboxErrorReason = typeof MailboxErrorReason.Type
@@ -18,12 +26,16 @@ export type MailboxErrorReason = typeof MailboxErrorReason.Type
  * else after the snapshot was taken. `Unavailable`: the store cannot be used
  * right now (missing root, I/O error, lock not obtained). `PartialUpdate`:
  * commitUpdate removed only `removed` of the marked messages. `NoSuchMailbox`:
- * the mailbox name is not acceptable to the store.
+ * the mailbox name is not acceptable to the store (or, for `stats`, it does not
+ * exist). `OverQuota`: deliver refused a message that does not fit the
+ * mailbox's quota; `tooLarge` when it is larger than the whole quota (it will
+ * never fit, whatever is removed).
  */
 export class MailboxError extends Schema.TaggedError<MailboxError>()("MailboxError", {
   reason: MailboxErrorReason,
   message: Schema.String,
   removed: Schema.optional(Schema.Number),
+  tooLarge: Schema.optional(Schema.Boolean),
   cause: Schema.optional(Schema.Defect())
 }) {}
 
@@ -45,6 +57,24 @@ export interface MailboxView {
   read(index: number): Stream.Stream<Uint8Array, MailboxError>
   /** Removes exactly the messages at these indices (already gone counts as removed) and no other. */
   commitUpdate(indices: ReadonlyArray<number>): Effect.Effect<{ readonly removed: number }, MailboxError>
+  /** Records that a session retrieved (RETR) this message, for retention; a message gone meanwhile is no error. */
+  markRetrieved(index: number): Effect.Effect<void, MailboxError>
+}
+
+/** What `stats` reports about one mailbox (`pop3d mailbox stats`). */
+export interface Stats {
+  /** Messages a login would see now. */
+  readonly messages: number
+  /** Their octets in the store. */
+  readonly storageOctets: number
+  /** Their exact RFC 822 sizes (what STAT reports with exact sizes). */
+  readonly wireOctets: number
+  /** When the oldest of them was delivered (epoch milliseconds), if there is one. */
+  readonly oldest: number | undefined
+  /** The UID the next delivery will get. */
+  readonly nextUid: number
+  /** The mailbox's quota limits and usage as the quota counts it (Maildir: `maildirsize`, all folders). */
+  readonly quota: { readonly limit: Quota.Limit; readonly usage: Quota.Usage }
 }
 
 /** The mailbox store service; the session never knows which store is behind it. */
@@ -55,6 +85,12 @@ export class Mailbox extends Context.Service<Mailbox, {
   deliver(user: string, message: Uint8Array): Effect.Effect<{ readonly uid: number }, MailboxError>
   /** Creates an empty mailbox; does nothing if it exists. */
   create(user: string): Effect.Effect<void, MailboxError>
+  /** Counts, dates and quota use of an existing mailbox; `NoSuchMailbox` if it does not exist. */
+  stats(user: string): Effect.Effect<Stats, MailboxError>
+  /** The names of every mailbox in the store (for the retention sweep). */
+  readonly mailboxes: Effect.Effect<ReadonlyArray<string>, MailboxError>
+  /** Removes the messages the cutoffs select (retention); a mailbox that does not exist has none. */
+  expire(user: string, cutoffs: Retention.Cutoffs): Effect.Effect<{ readonly removed: number }, MailboxError>
 }>()("@pop3d/mailbox/Mailbox") {}
 
 /** The largest chunk a `read` stream emits (64 KiB). */
@@ -78,53 +114,99 @@ export const checkIndex = (messages: ReadonlyArray<unknown>, index: number): Eff
     ? Effect.succeed(index)
     : Effect.die(new RangeError(`message index ${index} is outside the snapshot of ${messages.length} messages`))
 
+/** The error for a delivery the quota refuses, with the numbers in its message. */
+export const overQuota = (
+  user: string,
+  size: number,
+  usage: Quota.Usage,
+  limit: Quota.Limit,
+  verdict: "Over" | "TooLarge"
+): MailboxError => {
+  const storage = limit.storage > 0 ? `${usage.storage} of ${limit.storage} octets` : `${usage.storage} octets`
+  const messages = limit.messages > 0 ? `${usage.messages} of ${limit.messages} messages` : `${usage.messages} messages`
+  return new MailboxError({
+    reason: "OverQuota",
+    tooLarge: verdict === "TooLarge",
+    message: verdict === "TooLarge"
+      ? `message of ${size} octets is larger than the quota of mailbox "${user}" (${limit.storage} octets)`
+      : `mailbox "${user}" is over quota: ${storage} and ${messages} used, a message of ${size} octets does not fit`
+  })
+}
+
 /** The error for a snapshot message that another session removed meanwhile. */
 export const messageGone = (uid: number): MailboxError =>
   new MailboxError({ reason: "MessageGone", message: `message with UID ${uid} was removed by another session` })
 
 // ---------------------------------------------------------------------------
 // In-memory store
-// ---------------------------------------------------------------------------
 
 interface StoredMessage {
   readonly uid: number
   readonly bytes: Uint8Array
   readonly wireSize: number
+  /** Delivery time, epoch milliseconds (Effect's Clock at deliver). */
+  readonly delivered: number
+  retrieved: boolean
 }
 
 interface MemoryMailbox {
   nextUid: number
   messages: Array<StoredMessage>
+  /** A quota warning was given and not yet re-armed by going back under the threshold. */
+  warned: boolean
+}
+
+/** Options of the in-memory store. */
+export interface MemoryOptions {
+  /** Quota limits and warnings (default: none). */
+  readonly quota?: Quota.Policy | undefined
+  /** Delivery time given to the `initial` messages (epoch milliseconds; default 0). */
+  readonly now?: number | undefined
 }
 
 const encoder = new TextEncoder()
 
 /** Builds the in-memory store's service value; each call is a separate, empty-but-for-`initial` store. */
 export const makeMemory = (
-  initial: Readonly<Record<string, ReadonlyArray<string | Uint8Array>>> = {}
+  initial: Readonly<Record<string, ReadonlyArray<string | Uint8Array>>> = {},
+  options: MemoryOptions = {}
 ): Mailbox["Service"] => {
   const boxes = new Map<string, MemoryMailbox>()
+  const policy = options.quota ?? Quota.noPolicy
 
   const boxOf = (user: string): MemoryMailbox => {
     let box = boxes.get(user)
     if (box === undefined) {
-      box = { nextUid: 1, messages: [] }
+      box = { nextUid: 1, messages: [], warned: false }
       boxes.set(user, box)
     }
     return box
   }
 
-  const store = (box: MemoryMailbox, message: Uint8Array): number => {
+  const store = (box: MemoryMailbox, message: Uint8Array, delivered: number): number => {
     const bytes = message.slice()
     const uid = box.nextUid++
-    box.messages.push({ uid, bytes, wireSize: Rfc822.wireSize(bytes) })
+    box.messages.push({ uid, bytes, wireSize: Rfc822.wireSize(bytes), delivered, retrieved: false })
     return uid
   }
 
   for (const [user, messages] of Object.entries(initial)) {
     const box = boxOf(user)
-    for (const message of messages) store(box, typeof message === "string" ? encoder.encode(message) : message)
+    for (const message of messages) {
+      store(box, typeof message === "string" ? encoder.encode(message) : message, options.now ?? 0)
+    }
   }
+
+  const usageOf = (box: MemoryMailbox): Quota.Usage => ({
+    storage: box.messages.reduce((sum, m) => sum + m.bytes.length, 0),
+    messages: box.messages.length
+  })
+
+  /** After removals: going back under the warning threshold re-arms the warning. */
+  const rearm = (user: string, box: MemoryMailbox) =>
+    Effect.map(policy.limit(user), (limit) => {
+      if (box.warned && !Quota.reached(usageOf(box), limit, policy.warningPercent)) box.warned = false
+    })
 
   const chunksOf = (bytes: Uint8Array): Array<Uint8Array> => {
     const chunks: Array<Uint8Array> = []
@@ -159,20 +241,94 @@ export const makeMemory = (
             for (const index of indices) yield* checkIndex(snapshot, index)
             const marked = new Set(indices.map((index) => snapshot[index]!.uid))
             box.messages = box.messages.filter((m) => !marked.has(m.uid))
+            yield* rearm(user, box)
             return { removed: marked.size }
+          }),
+        markRetrieved: (index) =>
+          Effect.gen(function*() {
+            yield* checkIndex(snapshot, index)
+            const message = current(snapshot[index]!.uid)
+            if (message !== undefined) message.retrieved = true
           })
       }
     })
 
+  const deliverNow = (user: string, box: MemoryMailbox, message: Uint8Array) =>
+    Effect.gen(function*() {
+      const limit = yield* policy.limit(user)
+      const before = usageOf(box)
+      const verdict = Quota.fits(before, message.length, limit)
+      if (verdict !== "Fits") return yield* overQuota(user, message.length, before, limit, verdict)
+      const uid = store(box, message, yield* Clock.currentTimeMillis)
+      const after = usageOf(box)
+      const crossed = Quota.reached(after, limit, policy.warningPercent)
+      if (!crossed) box.warned = false
+      else if (!box.warned) {
+        box.warned = true
+        const warning = yield* policy.warning({
+          user,
+          threshold: policy.warningPercent,
+          percent: Quota.percent(after, limit),
+          usage: after,
+          limit
+        })
+        store(box, warning, yield* Clock.currentTimeMillis)
+      }
+      return uid
+    })
+
   const deliver = (user: string, message: Uint8Array) =>
-    Effect.map(validateUser(user), (user) => ({ uid: store(boxOf(user), message) }))
+    Effect.flatMap(validateUser(user), (user) =>
+      Effect.map(deliverNow(user, boxOf(user), message), (uid) => ({ uid })))
 
   const create = (user: string) => Effect.map(validateUser(user), (user) => void boxOf(user))
 
-  return Mailbox.of({ open, deliver, create })
+  const stats = (user: string) =>
+    Effect.gen(function*() {
+      yield* validateUser(user)
+      const box = boxes.get(user)
+      if (box === undefined) {
+        return yield* new MailboxError({ reason: "NoSuchMailbox", message: `no mailbox "${user.slice(0, 64)}"` })
+      }
+      const usage = usageOf(box)
+      return {
+        messages: box.messages.length,
+        storageOctets: usage.storage,
+        wireOctets: box.messages.reduce((sum, m) => sum + m.wireSize, 0),
+        oldest: box.messages.length === 0 ? undefined : Math.min(...box.messages.map((m) => m.delivered)),
+        nextUid: box.nextUid,
+        quota: { limit: yield* policy.limit(user), usage }
+      } satisfies Stats
+    })
+
+  const expire = (user: string, cutoffs: Retention.Cutoffs) =>
+    Effect.gen(function*() {
+      yield* validateUser(user)
+      const box = boxes.get(user)
+      if (box === undefined) return { removed: 0 }
+      const before = box.messages.length
+      box.messages = box.messages.filter((m) => !Retention.isExpired(m, cutoffs))
+      const removed = before - box.messages.length
+      if (removed > 0) yield* rearm(user, box)
+      return { removed }
+    })
+
+  return Mailbox.of({
+    open,
+    deliver,
+    create,
+    stats,
+    mailboxes: Effect.sync(() => [...boxes.keys()]),
+    expire
+  })
 }
 
-/** The in-memory store as a Layer; `initial` maps users to messages delivered in order (UIDs from 1). */
+/**
+ * The in-memory store as a Layer; `initial` maps users to messages delivered in order (UIDs from 1), dated at the
+ * Clock's time when the layer is built.
+ */
 export const layerMemory = (
-  initial?: Readonly<Record<string, ReadonlyArray<string | Uint8Array>>>
-): Layer.Layer<Mailbox> => Layer.sync(Mailbox, () => makeMemory(initial))
+  initial?: Readonly<Record<string, ReadonlyArray<string | Uint8Array>>>,
+  options?: Omit<MemoryOptions, "now">
+): Layer.Layer<Mailbox> =>
+  Layer.effect(Mailbox, Effect.map(Clock.currentTimeMillis, (now) => makeMemory(initial, { ...options, now })))

@@ -6,6 +6,12 @@
  * It must never hold the mailbox lock for a session, never read a message
  * whole into memory, never hand a UID out twice, and never throw.
  *
+ * Quota: deliveries are checked and recorded in Maildir++'s `maildirsize`
+ * under the mailbox lock (see `Maildirsize`), removals recorded there too;
+ * the warning message is delivered after the lock is released. Retention:
+ * `expire` removes by the files' modification time (delivery) and the `S`
+ * (seen) flag that `markRetrieved` adds, as Dovecot does for POP3 RETR.
+ *
  * Crash safety: a file without an entry gets a fresh UID at the next open; an
  * entry without a file is dropped at the next open; `next` only grows. Other
  * tools may rename files (flags after `:`); the UID list is keyed by the base
@@ -17,11 +23,18 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { Rfc822 } from "@pop3d/protocol"
 import { Cause, Clock, Effect, Layer, Stream } from "effect"
-import type { MailboxView, MessageInfo } from "./Mailbox.ts"
+import type { MailboxView, MessageInfo, Stats } from "./Mailbox.ts"
 import { checkIndex, Mailbox, MailboxError, messageGone, readChunkSize, validateUser } from "./Mailbox.ts"
 import * as LockFile from "./LockFile.ts"
+import * as Maildirsize from "./Maildirsize.ts"
+import * as Quota from "./Quota.ts"
+import * as Retention from "./Retention.ts"
 import * as UidList from "./UidList.ts"
 import * as Files from "./internal/files.ts"
+import type { Found, Paths, Sizes } from "./internal/layout.ts"
+import * as Layout from "./internal/layout.ts"
+import { filePath, pathsOf, scan } from "./internal/layout.ts"
+import * as MaildirQuota from "./internal/maildirQuota.ts"
 
 /** Where the store lives and how it locks. */
 export interface Options {
@@ -29,71 +42,18 @@ export interface Options {
   readonly root: string
   /** Lock timing between processes sharing the root. */
   readonly lock?: LockFile.Options | undefined
+  /** Quota limits and warnings (default: none; an existing `maildirsize` is still kept up to date). */
+  readonly quota?: Quota.Policy | undefined
 }
 
 /** The name of the per-mailbox lock file guarding the UID list. */
-export const lockFileName = "pop3d-uidlist.lock"
-
-interface Paths {
-  readonly home: string
-  readonly new: string
-  readonly cur: string
-  readonly tmp: string
-  readonly lock: string
-}
-
-const pathsOf = (root: string, user: string): Paths => {
-  const home = Path.join(root, user)
-  return {
-    home,
-    new: Path.join(home, "new"),
-    cur: Path.join(home, "cur"),
-    tmp: Path.join(home, "tmp"),
-    lock: Path.join(home, lockFileName)
-  }
-}
-
-/** A message file as found on disk. */
-interface Found {
-  readonly dir: "new" | "cur"
-  readonly name: string
-  readonly base: string
-}
-
-interface Sizes {
-  readonly storageSize: number
-  readonly wireSize: number
-}
+export const lockFileName = Layout.lockFileName
 
 /** The Maildir base name: the file name before the `:` that starts the info (flags). */
-export const baseName = (name: string): string => {
-  const colon = name.indexOf(":")
-  return colon === -1 ? name : name.slice(0, colon)
-}
+export const baseName = Layout.baseName
 
 /** Sizes written into a name in Dovecot's style (`,S=<storage>,W=<wire>`), trusted only if S matches the file. */
-export const sizesFromName = (base: string, storageSize: number): Sizes | undefined => {
-  const s = /,S=(\d+)/.exec(base)
-  const w = /,W=(\d+)/.exec(base)
-  return s && w && Number(s[1]) === storageSize ? { storageSize, wireSize: Number(w[1]) } : undefined
-}
-
-const filePath = (p: Paths, f: Found) => Path.join(f.dir === "new" ? p.new : p.cur, f.name)
-
-/** Lists message files in new/ and cur/ by base name; a base in both counts as its cur/ file. */
-const scan = (p: Paths): Effect.Effect<Map<string, Found>, MailboxError> =>
-  Effect.gen(function*() {
-    const files = new Map<string, Found>()
-    for (const dir of ["new", "cur"] as const) {
-      const entries = yield* Files.orAbsent(Files.attempt(() => Fs.readdir(p[dir], { withFileTypes: true })))
-      for (const entry of entries ?? []) {
-        if (entry.name.startsWith(".") || !(entry.isFile() || entry.isSymbolicLink())) continue
-        const base = baseName(entry.name)
-        files.set(base, { dir, name: entry.name, base })
-      }
-    }
-    return files
-  }).pipe(Effect.mapError(Files.toMailboxError("list the mailbox")))
+export const sizesFromName = Layout.sizesFromName
 
 /** Reads a file once, in chunks, to learn its sizes. */
 const measure = (path: string): Effect.Effect<Sizes, Files.FsError> =>
@@ -221,20 +181,16 @@ const reconcile = (
     return { list: result, files }
   }).pipe(Effect.mapError((e) => (e instanceof MailboxError ? e : Files.toMailboxError("move new messages")(e))))
 
-/** Drops removed messages from the UID list (best effort: the next open would drop them too). */
-const forget = (p: Paths, bases: ReadonlySet<string>, lock: LockFile.Options | undefined) =>
-  LockFile.withLock(
-    p.lock,
-    Effect.gen(function*() {
-      const loaded = yield* UidList.load(p.home)
-      if (loaded._tag !== "Ok") return
-      const entries = loaded.list.entries.filter((e) => !bases.has(e.base))
-      if (entries.length !== loaded.list.entries.length) {
-        yield* UidList.write(p.home, { next: loaded.list.next, entries })
-      }
-    }),
-    lock
-  )
+/** Under the lock: drops removed messages from the UID list (the next open would drop them too). */
+const forget = (p: Paths, bases: ReadonlySet<string>) =>
+  Effect.gen(function*() {
+    const loaded = yield* UidList.load(p.home)
+    if (loaded._tag !== "Ok") return
+    const entries = loaded.list.entries.filter((e) => !bases.has(e.base))
+    if (entries.length !== loaded.list.entries.length) {
+      yield* UidList.write(p.home, { next: loaded.list.next, entries })
+    }
+  })
 
 const sanitizedHost = Os.hostname().replace(/[/:,]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`)
 let deliveryCounter = 0
@@ -251,7 +207,19 @@ const uniqueName = (sizes: Sizes) =>
 export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
   Effect.sync(() => {
     const root = Path.resolve(options.root)
+    const policy = options.quota ?? Quota.noPolicy
     const withLock = <A, E>(p: Paths, use: Effect.Effect<A, E>) => LockFile.withLock(p.lock, use, options.lock)
+
+    /**
+     * After messages were unlinked: syncs the directories, then under the lock drops them from the UID list and
+     * records them in `maildirsize` (best effort: the next open and the next recalculation catch up).
+     */
+    const afterRemoval = (p: Paths, user: string, bases: ReadonlySet<string>, freed: Quota.Usage) =>
+      Effect.forEach([p.cur, p.new], Files.syncDir, { discard: true }).pipe(
+        Effect.mapError(Files.toMailboxError("sync the mailbox")),
+        Effect.andThen(withLock(p, Effect.andThen(forget(p, bases), MaildirQuota.removed(p.home, user, freed, policy)))),
+        Effect.ignore({ log: "Warn", message: "mail store: UID list or maildirsize not updated after removal" })
+      )
 
     /** The user's mailbox paths, after creating its directories if needed. */
     const mailbox = (user: string) =>
@@ -275,10 +243,10 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
     const open = Effect.fn("Maildir.open")(function*(user: string) {
       const p = yield* mailbox(user)
       const { cache, clean } = yield* survey(p)
-      return view(p, clean ?? (yield* withLock(p, reconcile(p, cache, true))))
+      return view(p, user, clean ?? (yield* withLock(p, reconcile(p, cache, true))))
     })
 
-    const view = (p: Paths, state: State): MailboxView => {
+    const view = (p: Paths, user: string, state: State): MailboxView => {
       const entries = state.list.entries
       const messages: ReadonlyArray<MessageInfo> = entries.map((e) => ({
         uid: e.uid,
@@ -332,19 +300,24 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
           for (const index of indices) yield* checkIndex(entries, index)
           const marked = [...new Set(indices)]
           const removed = new Set<string>()
+          const freed = { storage: 0, messages: 0 }
           const failures: Array<unknown> = []
           for (const index of marked) {
             const unlink = onFile(index, (path) => Files.orAbsent(Effect.as(Files.attempt(() => Fs.unlink(path)), true)))
             const outcome = yield* Effect.result(unlink)
-            if (outcome._tag === "Success") removed.add(entries[index]!.base)
-            else failures.push(outcome.failure)
+            if (outcome._tag === "Failure") {
+              failures.push(outcome.failure)
+              continue
+            }
+            const entry = entries[index]!
+            removed.add(entry.base)
+            // Only a file this session unlinked counts: one gone already was counted by whoever removed it.
+            if (outcome.success !== undefined) {
+              freed.storage += Layout.quotaSize(entry.base, entry.storageSize)
+              freed.messages++
+            }
           }
-          if (removed.size > 0) {
-            yield* Effect.forEach([p.cur, p.new], Files.syncDir, { discard: true }).pipe(
-              Effect.andThen(forget(p, removed, options.lock)),
-              Effect.ignore({ log: "Warn", message: "mail store: UID list not updated after removal" })
-            )
-          }
+          if (removed.size > 0) yield* afterRemoval(p, user, removed, freed)
           if (failures.length > 0) {
             return yield* new MailboxError({
               reason: "PartialUpdate",
@@ -357,49 +330,156 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
           return { removed: removed.size }
         }).pipe(Effect.uninterruptible)
 
-      return { messages, read, commitUpdate }
+      const markRetrieved = (index: number) =>
+        Effect.gen(function*() {
+          yield* checkIndex(entries, index)
+          for (let attempt = 0; attempt < 5; attempt++) {
+            const found = yield* locate(index)
+            if (found === undefined) return
+            const target = Layout.withFlag(found.name, "S")
+            if (target === undefined || (found.dir === "cur" && target === found.name)) return
+            const moved = yield* Files.orAbsent(Effect.as(Files.attempt(() => Fs.rename(filePath(p, found), Path.join(p.cur, target))), true))
+            located[index] = moved === undefined ? undefined : { dir: "cur", name: target, base: found.base }
+            if (moved !== undefined) return
+          }
+        }).pipe(Effect.mapError((e) => (e instanceof MailboxError ? e : Files.toMailboxError("mark a message retrieved")(e))))
+
+      return { messages, read, commitUpdate, markRetrieved }
     }
 
-    const deliver = Effect.fn("Maildir.deliver")(function*(user: string, message: Uint8Array) {
-      const p = yield* mailbox(user)
-      const sizes: Sizes = { storageSize: message.length, wireSize: Rfc822.wireSize(message) }
-      const name = yield* uniqueName(sizes)
-      const tmpPath = Path.join(p.tmp, name)
-      const newPath = Path.join(p.new, name)
-      const cleanUp = Effect.ignore(Effect.all([Files.unlinkIfPresent(tmpPath), Files.unlinkIfPresent(newPath)]))
-      // Files another MTA dropped earlier must get their (lower) UIDs first: measure them before locking.
-      const { cache } = yield* survey(p)
+    /** Delivers one message; `enforce` applies the quota and its warning (the warning message itself does not). */
+    const deliverTo = (
+      p: Paths,
+      user: string,
+      message: Uint8Array,
+      enforce: boolean
+    ): Effect.Effect<{ readonly uid: number }, MailboxError> =>
+      Effect.gen(function*() {
+        const sizes: Sizes = { storageSize: message.length, wireSize: Rfc822.wireSize(message) }
+        const name = yield* uniqueName(sizes)
+        const tmpPath = Path.join(p.tmp, name)
+        const newPath = Path.join(p.new, name)
+        const cleanUp = Effect.ignore(Effect.all([Files.unlinkIfPresent(tmpPath), Files.unlinkIfPresent(newPath)]))
+        // Files another MTA dropped earlier must get their (lower) UIDs first: measure them before locking.
+        const { cache } = yield* survey(p)
 
-      yield* Effect.acquireUseRelease(
-        Files.attempt(() => Fs.open(tmpPath, "wx", 0o600)),
-        (handle) => Effect.andThen(Files.attempt(() => handle.writeFile(message)), Files.attempt(() => handle.sync())),
-        (handle) => Effect.promise(() => handle.close().catch(() => undefined))
-      ).pipe(Effect.mapError(Files.toMailboxError("write the message")), Effect.onError(() => cleanUp))
+        yield* Effect.acquireUseRelease(
+          Files.attempt(() => Fs.open(tmpPath, "wx", 0o600)),
+          (handle) => Effect.andThen(Files.attempt(() => handle.writeFile(message)), Files.attempt(() => handle.sync())),
+          (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+        ).pipe(Effect.mapError(Files.toMailboxError("write the message")), Effect.onError(() => cleanUp))
 
-      const uid = yield* withLock(
-        p,
-        Effect.gen(function*() {
-          yield* Files.attempt(() => Fs.link(tmpPath, newPath)).pipe(
-            Effect.andThen(Files.unlinkIfPresent(tmpPath)),
-            Effect.andThen(Files.syncDir(p.new)),
-            Effect.mapError(Files.toMailboxError("move the message into new/"))
+        const { uid, warning } = yield* withLock(
+          p,
+          Effect.gen(function*() {
+            const admitted = yield* MaildirQuota.admit(p.home, user, message.length, policy, enforce)
+            yield* Files.attempt(() => Fs.link(tmpPath, newPath)).pipe(
+              Effect.andThen(Files.unlinkIfPresent(tmpPath)),
+              Effect.andThen(Files.syncDir(p.new)),
+              Effect.mapError(Files.toMailboxError("move the message into new/"))
+            )
+            const state = yield* reconcile(p, new Map([...cache, [name, sizes]]), false)
+            const entry = state.list.entries.find((e) => e.base === name)
+            if (entry === undefined) {
+              return yield* new MailboxError({ reason: "Unavailable", message: "the delivered message vanished" })
+            }
+            const warning = yield* MaildirQuota.delivered(p.home, user, message.length, admitted, policy, enforce).pipe(
+              Effect.catch((e) => Effect.as(Effect.logWarning("mail store: maildirsize not updated after delivery", e), undefined))
+            )
+            return { uid: entry.uid, warning }
+          })
+        ).pipe(Effect.onError(() => cleanUp))
+        if (warning !== undefined) {
+          yield* Effect.flatMap(policy.warning(warning), (bytes) => deliverTo(p, user, bytes, false)).pipe(
+            Effect.ignore({ log: "Warn", message: "mail store: the quota warning could not be delivered" })
           )
-          const state = yield* reconcile(p, new Map([...cache, [name, sizes]]), false)
-          const entry = state.list.entries.find((e) => e.base === name)
-          if (entry === undefined) {
-            return yield* new MailboxError({ reason: "Unavailable", message: "the delivered message vanished" })
-          }
-          return entry.uid
-        })
-      ).pipe(Effect.onError(() => cleanUp))
-      return { uid }
+        }
+        return { uid }
+      })
+
+    const deliver = Effect.fn("Maildir.deliver")(function*(user: string, message: Uint8Array) {
+      return yield* deliverTo(yield* mailbox(user), user, message, true)
     })
+
+    /** The paths of an existing mailbox; `undefined` when its directory does not exist. */
+    const existing = (user: string) =>
+      Effect.gen(function*() {
+        const p = pathsOf(root, yield* validateUser(user))
+        const stat = yield* Files.orAbsent(Files.attempt(() => Fs.stat(p.home))).pipe(
+          Effect.mapError(Files.toMailboxError("look at the mailbox"))
+        )
+        return stat?.isDirectory() === true ? p : undefined
+      })
+
+    const stats = Effect.fn("Maildir.stats")(function*(user: string) {
+      if ((yield* existing(user)) === undefined) {
+        return yield* new MailboxError({ reason: "NoSuchMailbox", message: `no mailbox "${user.slice(0, 64)}"` })
+      }
+      const p = yield* mailbox(user)
+      const { cache, clean } = yield* survey(p)
+      const state = clean ?? (yield* withLock(p, reconcile(p, cache, true)))
+      const mtimes = yield* Effect.forEach(state.list.entries, (e) => {
+        const found = state.files.get(e.base)
+        return found === undefined
+          ? Effect.succeed(undefined)
+          : Effect.map(Files.orAbsent(Files.attempt(() => Fs.stat(filePath(p, found)))), (s) => s?.mtimeMs)
+      }, { concurrency: 32 }).pipe(Effect.mapError(Files.toMailboxError("look at the messages")))
+      const dates = mtimes.filter((t): t is number => t !== undefined)
+      const limit = yield* policy.limit(user)
+      const kept = yield* withLock(p, Maildirsize.current(p.home, limit))
+      return {
+        messages: state.list.entries.length,
+        storageOctets: state.list.entries.reduce((sum, e) => sum + e.storageSize, 0),
+        wireOctets: state.list.entries.reduce((sum, e) => sum + e.wireSize, 0),
+        oldest: dates.length === 0 ? undefined : Math.floor(Math.min(...dates)),
+        nextUid: state.list.next,
+        quota: { limit, usage: kept?.usage ?? (yield* Maildirsize.calculate(p.home)) }
+      } satisfies Stats
+    })
+
+    const mailboxes = Effect.gen(function*() {
+      const entries = yield* Files.attempt(() => Fs.readdir(root, { withFileTypes: true })).pipe(
+        Effect.mapError(Files.toMailboxError("list the mail store"))
+      )
+      const names = entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name)
+      const maildirs = yield* Effect.forEach(names, (name) =>
+        Effect.map(Files.orAbsent(Files.attempt(() => Fs.stat(Path.join(root, name, "cur")))), (s) => s?.isDirectory() === true ? name : undefined), { concurrency: 32 }).pipe(Effect.mapError(Files.toMailboxError("list the mail store")))
+      return maildirs.filter((n): n is string => n !== undefined).sort()
+    })
+
+    const expire = Effect.fn("Maildir.expire")(function*(user: string, cutoffs: Retention.Cutoffs) {
+      const p = yield* existing(user)
+      if (p === undefined || !Retention.isActive(cutoffs)) return { removed: 0 }
+      const files = yield* scan(p)
+      const aged = yield* Effect.forEach(files.values(), (found) =>
+        Effect.map(Files.orAbsent(Files.attempt(() => Fs.stat(filePath(p, found)))), (stat) =>
+          stat === undefined ? undefined : {
+            found,
+            size: Layout.quotaSize(found.name, stat.size),
+            delivered: stat.mtimeMs,
+            retrieved: found.dir === "cur" && Layout.flagsOf(found.name).includes("S")
+          }), { concurrency: 32 }).pipe(Effect.mapError(Files.toMailboxError("look at the messages")))
+      const expired = aged.filter((m) => m !== undefined && Retention.isExpired(m, cutoffs))
+      const removed = new Set<string>()
+      const freed = { storage: 0, messages: 0 }
+      for (const m of expired) {
+        const gone = yield* Files.orAbsent(Effect.as(Files.attempt(() => Fs.unlink(filePath(p, m!.found))), true)).pipe(
+          Effect.mapError(Files.toMailboxError("remove an expired message"))
+        )
+        if (gone === undefined) continue // renamed or removed meanwhile: the next sweep looks again
+        removed.add(m!.found.base)
+        freed.storage += m!.size
+        freed.messages++
+      }
+      if (removed.size > 0) yield* afterRemoval(p, user, removed, freed)
+      return { removed: removed.size }
+    }, Effect.uninterruptible)
 
     const create = Effect.fn("Maildir.create")(function*(user: string) {
       yield* mailbox(user)
     })
 
-    return Mailbox.of({ open, deliver, create })
+    return Mailbox.of({ open, deliver, create, stats, mailboxes, expire })
   })
 
 /** The Maildir store as a Layer over `options.root`. */

@@ -15,3 +15,12 @@ export * as UidList from "./UidList.ts"
 
 /** The lock file that serialises UID-list updates between processes. */
 export * as LockFile from "./LockFile.ts"
+
+/** Quota limits, usage and the decisions every store shares (what fits, when to warn). */
+export * as Quota from "./Quota.ts"
+
+/** Retention cutoffs: which messages an expiry run removes. */
+export * as Retention from "./Retention.ts"
+
+/** Maildir++'s `maildirsize` quota file: codec, recalculation, appends. */
+export * as Maildirsize from "./Maildirsize.ts"

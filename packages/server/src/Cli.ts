@@ -1,15 +1,20 @@
-// The `pop3d` command line: serve, user add|passwd|del|list, deliver. It reads the settings once through
+// The `pop3d` command line: serve, user add|passwd|del|list, deliver, mailbox stats. It reads the settings once through
 // Settings.load and composes the store and directory Layers; it holds no protocol logic of its own.
-import { Console, Duration, Effect, Layer, Option, References } from "effect"
+import { Clock, Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Fs from "node:fs"
 import * as Readline from "node:readline"
 import { UsersFile } from "@pop3d/auth"
 import { Mailbox, Maildir } from "@pop3d/mailbox"
 import * as DataDir from "./DataDir.ts"
-import * as Limits from "./Limits.ts"
-import * as Throttle from "./Throttle.ts"
+import * as LiveSettings from "./LiveSettings.ts"
+import * as MailboxStats from "./MailboxStats.ts"
 import * as Mechanisms from "./Mechanisms.ts"
+import * as Metrics from "./Metrics.ts"
+import * as Operations from "./Operations.ts"
+import * as QuotaPolicy from "./QuotaPolicy.ts"
+import * as Reload from "./Reload.ts"
+import * as Retention from "./Retention.ts"
 import * as Server from "./Server.ts"
 import * as Settings from "./Settings.ts"
 
@@ -47,6 +52,11 @@ const storageFlags = Object.fromEntries(
   ])
 ) as Record<string, Flag.Flag<Option.Option<string>>>
 
+/** The quota settings, which `deliver` and `mailbox stats` also take as flags. */
+const quotaFlags = Object.fromEntries(
+  Settings.specs.filter((s) => s.flag.startsWith("quota")).map((s) => [s.flag, settingFlag(s)])
+) as Record<string, Flag.Flag<Option.Option<string>>>
+
 const loadSettings = (flags: Record<string, Option.Option<string>>) =>
   Settings.load({
     flags: Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, Option.getOrUndefined(v)])),
@@ -54,41 +64,36 @@ const loadSettings = (flags: Record<string, Option.Option<string>>) =>
     isRoot: process.getuid?.() === 0
   }).pipe(Effect.mapError((e) => new CliFailure(e.message, ExitCode.config)))
 
-const logLevel = { debug: "Debug", info: "Info", warning: "Warn", error: "Error" } as const
-
 const serve = Command.make("serve", serveFlags, (flags) =>
   Effect.gen(function*() {
     const settings = yield* loadSettings(flags)
     for (const w of Settings.warnings(settings)) yield* Effect.logWarning(w)
+    // The embedded default (certificate, first user) is made before the directory and store start serving.
+    const prepared = yield* DataDir.prepare(settings).pipe(Effect.provide(Maildir.layer({ root: settings.maildirRoot })))
     const mechanisms = yield* Mechanisms.fromSettings(settings)
+    const live = yield* LiveSettings.make({ settings, mechanisms, tls: undefined })
+    const quotaTemplate = yield* QuotaPolicy.readTemplate(settings).pipe(
+      Effect.mapError((e) => new CliFailure(e.message, ExitCode.config))
+    )
     const program = Effect.gen(function*() {
-      const prepared = yield* DataDir.prepare(settings)
+      const ops = yield* Operations.start(live, loadSettings(flags))
       const listeners = yield* Server.listen(settings, mechanisms)
       for (const l of listeners) yield* Effect.logInfo("listening").pipe(Effect.annotateLogs({ listener: l.name, address: l.address }))
       for (const line of DataDir.banner(settings, prepared)) yield* Console.log(line)
       if (listeners.length === 0) yield* Effect.logWarning("no listener is on: both ports are 0")
-      return yield* Server.serveAll(listeners)
+      yield* Retention.start(settings)
+      return yield* Operations.serveAll(ops, listeners)
     })
     return yield* program.pipe(
       Effect.scoped,
       Effect.provide(Layer.mergeAll(
-        Maildir.layer({ root: settings.maildirRoot }),
-        UsersFile.layer({
-          path: settings.usersFile,
-          authCache: { maxEntries: settings.authCacheSize, ttl: Duration.seconds(settings.authCacheTtl) }
-        }),
-        Limits.layer({
-          maxConnections: settings.maxConnections,
-          maxConnectionsPerAddress: settings.maxConnectionsPerAddress,
-          maxSessionsPerUser: settings.maxSessionsPerUser
-        }),
-        Throttle.layer({
-          initialDelay: Duration.seconds(settings.loginDelay),
-          maxDelay: Duration.seconds(settings.loginDelayMax),
-          decayAfter: Duration.seconds(settings.loginDelayDecay)
-        })
+        // The store's quota policy reads each user's own limits from the directory.
+        Metrics.instrumentStore(QuotaPolicy.maildirLayer(settings, quotaTemplate)).pipe(
+          // Directory (users file), limits, throttle, metrics and protocol log, following the live settings (SIGHUP).
+          Layer.provideMerge(Operations.layer(live))
+        )
       )),
-      Effect.provideService(References.MinimumLogLevel, logLevel[settings.logLevel])
+      Reload.withLiveLogLevel(live)
     )
   })).pipe(Command.withDescription("Run the POP3 server (plain + STLS and implicit TLS listeners)"))
 
@@ -188,8 +193,20 @@ const user = Command.make("user").pipe(
   Command.withSubcommands([userAdd, userPasswd, userDel, userList])
 )
 
+/** Why a delivery failed, as sysexits: over quota is 73 (bounce) or, with quota-full-tempfail, 75 (retry). */
+const deliverFailure = (settings: Settings.Settings) => (e: Mailbox.MailboxError) =>
+  new CliFailure(
+    e.message,
+    e.reason === "NoSuchMailbox"
+      ? ExitCode.noUser
+      : e.reason === "OverQuota"
+      ? (settings.quotaFullTempfail && e.tooLarge !== true ? ExitCode.tempFail : ExitCode.cantCreate)
+      : ExitCode.tempFail
+  )
+
 const deliver = Command.make("deliver", {
   ...storageFlags,
+  ...quotaFlags,
   user: Argument.String("user").pipe(Argument.withDescription("The mailbox to deliver to")),
   file: Argument.String("file").pipe(Argument.withDescription("The message file (default: standard input)"), Argument.optional)
 }, (a) =>
@@ -199,17 +216,32 @@ const deliver = Command.make("deliver", {
       try: () => Fs.readFileSync(Option.isSome(a.file) ? a.file.value : 0),
       catch: (e) => new CliFailure(`cannot read the message: ${(e as Error).message}`, ExitCode.ioErr)
     })
-    const store = yield* Mailbox.Mailbox.pipe(Effect.provide(Maildir.layer({ root: settings.maildirRoot })))
-    const { uid } = yield* store.deliver(a.user, bytes).pipe(
-      Effect.mapError((e) =>
-        new CliFailure(e.message, e.reason === "NoSuchMailbox" ? ExitCode.noUser : ExitCode.tempFail)
-      )
+    const quota = yield* QuotaPolicy.fromUsersFile(settings).pipe(
+      Effect.mapError((e) => new CliFailure(e.message, ExitCode.config))
     )
+    const store = yield* Mailbox.Mailbox.pipe(Effect.provide(Maildir.layer({ root: settings.maildirRoot, quota })))
+    const { uid } = yield* store.deliver(a.user, bytes).pipe(Effect.mapError(deliverFailure(settings)))
     yield* Console.log(String(uid))
   })).pipe(Command.withDescription("Deliver one message (atomic tmp → new) and print its UID"))
+
+const mailboxStats = Command.make("stats", { ...storageFlags, ...quotaFlags, name: userName }, (a) =>
+  Effect.gen(function*() {
+    const settings = yield* loadSettings(a as never)
+    const quota = QuotaPolicy.make(settings, "", QuotaPolicy.ownFromUsersFile(settings))
+    const store = yield* Mailbox.Mailbox.pipe(Effect.provide(Maildir.layer({ root: settings.maildirRoot, quota })))
+    const stats = yield* store.stats(a.name).pipe(
+      Effect.mapError((e) => new CliFailure(e.message, e.reason === "NoSuchMailbox" ? ExitCode.noUser : ExitCode.tempFail))
+    )
+    for (const line of MailboxStats.lines(a.name, stats, yield* Clock.currentTimeMillis)) yield* Console.log(line)
+  })).pipe(Command.withDescription("Show a mailbox: messages, octets, quota use and limits, oldest message, next UID"))
+
+const mailboxCommand = Command.make("mailbox").pipe(
+  Command.withDescription("Look at mailboxes"),
+  Command.withSubcommands([mailboxStats])
+)
 
 /** The root command. */
 export const pop3d = Command.make("pop3d").pipe(
   Command.withDescription("pop3d: a POP3 server with Exchange's POP3 behaviour"),
-  Command.withSubcommands([serve, user, deliver])
+  Command.withSubcommands([serve, user, deliver, mailboxCommand])
 )

@@ -5,6 +5,7 @@ import { Cause, Effect, Exit, Pull, Redacted, Schema, Stream } from "effect"
 import type * as Socket from "effect/socket/Socket"
 import type { Scope } from "effect"
 import { LineFramer, Reply } from "@pop3d/protocol"
+import type { ConnectionObserver } from "./Observer.ts"
 import * as Session from "./Session.ts"
 import * as Texts from "./Texts.ts"
 
@@ -30,6 +31,8 @@ export interface ConnectionOptions {
   /** The client's address alone, for throttling. */
   readonly address: string
   readonly listener: string
+  /** Metrics and protocol log for this connection (none in unit tests). */
+  readonly observer?: ConnectionObserver | undefined
 }
 
 /** The client sent nothing for the whole inactivity period. */
@@ -167,6 +170,7 @@ export const serve = (
       Effect.gen(function*() {
         if (framed.generation !== generation) return true // plaintext pipelined behind STLS
         commands++
+        options.observer?.received(framed.event, state)
         const input: Session.Input = framed.event._tag === "TooLong"
           ? { _tag: "TooLong" }
           : Session.decodeLine(state, framed.event.line)
@@ -180,6 +184,7 @@ export const serve = (
           if (out._tag === "Text") yield* enqueue(out.text)
           else yield* sendMessage(before as Session.Transaction, out)
         }
+        options.observer?.stepped(input, before, result)
         if (result.action === "starttls") yield* startTls
         if (result.action === "close") {
           reason = state._tag === "Closed" && before._tag === "Authorization" && input._tag === "Command" &&
@@ -195,10 +200,12 @@ export const serve = (
     const notice = (text: string, code?: Reply.ResponseCode) =>
       Effect.suspend(() => {
         queued.push(Buffer.from(Reply.err(text, code), "latin1"))
+        options.observer?.replied(Reply.err(text, code))
         return flush
       }).pipe(Effect.timeout(noticeTimeout), Effect.ignore)
 
     yield* enqueue(Session.greeting)
+    options.observer?.replied(Session.greeting)
     const outcome = yield* Stream.runForEachWhile(lines, handle).pipe(
       Effect.catchTag("IdleTimeout", () =>
         Effect.suspend(() => {
@@ -227,6 +234,7 @@ export const serve = (
     yield* logEnd()
 
     function logEnd() {
+      options.observer?.ended({ reason, state, bytesOut, ms: Date.now() - started })
       return Effect.logInfo("session end").pipe(
         Effect.annotateLogs({
           listener: options.listener,

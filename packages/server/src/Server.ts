@@ -11,6 +11,11 @@ import * as Fs from "node:fs"
 import type { Sasl } from "@pop3d/auth"
 import * as Connection from "./Connection.ts"
 import * as Limits from "./Limits.ts"
+import * as LiveSettings from "./LiveSettings.ts"
+import { increment, metrics } from "./Metrics.ts"
+import * as Observer from "./Observer.ts"
+import * as Retention from "./Retention.ts"
+import * as TlsServer from "./TlsServer.ts"
 import type * as Session from "./Session.ts"
 import type { Settings } from "./Settings.ts"
 
@@ -35,7 +40,9 @@ export const sessionEnv = (
   maxCommandSize: settings.maxCommandSize,
   tlsAvailable,
   mechanisms,
-  implementation
+  implementation,
+  expire: Retention.expireCapability({ days: settings.retentionDays, retrievedDays: settings.retentionRetrievedDays }),
+  loginInterval: settings.loginInterval
 })
 
 /** A listener that is up: its address, and the effect that serves it until interrupted. */
@@ -43,7 +50,30 @@ export interface Listener {
   readonly name: string
   readonly address: string
   readonly serve: Effect.Effect<never, SocketServer.SocketServerError, Session.Services>
+  /** Implicit TLS: gives new handshakes another certificate (a reload); throws if it is unusable. */
+  readonly setSecureContext?: ((material: Connection.TlsMaterial) => void) | undefined
 }
+
+/**
+ * What a new connection runs with: the live settings when the server has them (so a reload applies to the
+ * connections that start after it), else the ones the listener was opened with.
+ */
+const connectionConfig = (
+  settings: Settings,
+  env: Session.Env,
+  secure: boolean,
+  tls: Connection.TlsMaterial | undefined
+) =>
+  Effect.map(Effect.serviceOption(LiveSettings.LiveSettings), (live) => {
+    if (Option.isNone(live)) return { settings, env, tls: tls === undefined ? undefined : () => tls }
+    const now = live.value.now()
+    return {
+      settings: now.settings,
+      env: sessionEnv(now.settings, now.mechanisms, !secure && now.tls !== undefined),
+      // Read at the STLS upgrade, so a certificate reloaded meanwhile is the one used.
+      tls: secure || now.tls === undefined ? undefined : () => live.value.now().tls ?? now.tls!
+    }
+  })
 
 const describe = (address: unknown): string => {
   const a = address as { _tag?: string; hostname?: string; port?: number }
@@ -61,25 +91,30 @@ const handler = (settings: Settings, env: Session.Env, secure: boolean, tls: Con
     if (Exit.isFailure(slot)) {
       const refused = Cause.findErrorOption(slot.cause)
       if (Option.isSome(refused)) {
+        yield* increment(metrics.connectionsRefused.get(name, refused.value.reason))
         yield* Effect.logWarning("connection refused").pipe(
           Effect.annotateLogs({ listener: name, peer, reason: refused.value.reason })
         )
+        // The socket opens with its reader; until then a write would wait forever.
+        yield* socket.reader
         const writer = yield* socket.writer
         yield* writer.write(Buffer.from(Reply.err(refused.value.message, Limits.responseCode(refused.value)), "latin1"))
       }
       return
     }
+    const config = yield* connectionConfig(settings, env, secure, tls)
     yield* Connection.serve(socket, {
       address,
-      env,
+      env: config.env,
       secure,
-      tls: tls === undefined ? undefined : () => tls,
-      maxCommandSize: settings.maxCommandSize,
-      maxSaslResponse: settings.maxSaslResponse,
-      unauthenticatedTimeout: settings.unauthenticatedTimeout,
-      authenticatedTimeout: settings.authenticatedTimeout,
+      tls: config.tls,
+      maxCommandSize: config.settings.maxCommandSize,
+      maxSaslResponse: config.settings.maxSaslResponse,
+      unauthenticatedTimeout: config.settings.unauthenticatedTimeout,
+      authenticatedTimeout: config.settings.authenticatedTimeout,
       peer,
-      listener: name
+      listener: name,
+      observer: yield* Observer.open(name, peer)
     })
   }).pipe(Effect.scoped, Effect.ignore)
 
@@ -105,7 +140,7 @@ export const listen = (settings: Settings, mechanisms: ReadonlyArray<Sasl.SaslMe
       })
     }
     if (settings.tlsPort > 0 && tls !== undefined) {
-      const server = yield* NodeSocketServer.makeTls({
+      const server = yield* TlsServer.make({
         host: settings.listen,
         port: settings.tlsPort,
         noDelay: true,
@@ -117,7 +152,8 @@ export const listen = (settings: Settings, mechanisms: ReadonlyArray<Sasl.SaslMe
       listeners.push({
         name: "pop3s",
         address: describe(server.address),
-        serve: server.run(handler(settings, env, true, undefined, "pop3s"))
+        serve: server.run(handler(settings, env, true, undefined, "pop3s")),
+        setSecureContext: server.setSecureContext
       })
     }
     return listeners

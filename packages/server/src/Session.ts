@@ -6,6 +6,7 @@ import { Capa, Command, DotStuffer, Reply, Sasl as SaslCodec } from "@pop3d/prot
 import { Directory, Sasl } from "@pop3d/auth"
 import { Mailbox } from "@pop3d/mailbox"
 import * as Limits from "./Limits.ts"
+import * as LoginInterval from "./LoginInterval.ts"
 import * as Texts from "./Texts.ts"
 import * as Throttle from "./Throttle.ts"
 import type { PlaintextPolicy } from "./Settings.ts"
@@ -21,6 +22,10 @@ export interface Env {
   /** The SASL mechanisms this server has enabled, in CAPA order. */
   readonly mechanisms: ReadonlyArray<Sasl.SaslMechanism>
   readonly implementation: string
+  /** CAPA `EXPIRE` argument (RFC 2449): the shortest retention in days, or `NEVER`; absent: not advertised. */
+  readonly expire?: string | undefined
+  /** Minimum seconds between two logins of one user (CAPA `LOGIN-DELAY`, enforced); absent or 0: none. */
+  readonly loginInterval?: number | undefined
 }
 
 /** An AUTH exchange in progress: client lines are SASL responses, not commands. */
@@ -85,7 +90,20 @@ export interface Step {
   readonly out: ReadonlyArray<Output>
   readonly state: State
   readonly action: Action
+  /** The login attempt this step decided, if any (for metrics). */
+  readonly login?: LoginAttempt | undefined
 }
+
+/** A decided login attempt: the mechanism (`USER` for USER/PASS) and how it ended. */
+export interface LoginAttempt {
+  readonly mechanism: string
+  readonly result: "ok" | "failed" | "in-use" | "unavailable"
+}
+
+const attempt = (step: Step, mechanism: string, result: LoginAttempt["result"]): Step => ({
+  ...step,
+  login: { mechanism, result }
+})
 
 /** The services a step may use. */
 export type Services = Mailbox.Mailbox | Directory.Directory | Throttle.Throttle | Limits.Limits | Scope.Scope
@@ -131,7 +149,9 @@ export const capabilities = (env: Env, state: State): ReadonlyArray<string> =>
     user: plaintextPermitted(env, state.secure),
     stls: env.tlsAvailable && !state.secure && state._tag === "Authorization",
     sasl: offeredMechanisms(env, state.secure),
-    implementation: env.implementation
+    implementation: env.implementation,
+    expire: env.expire,
+    loginDelay: env.loginInterval !== undefined && env.loginInterval > 0 ? env.loginInterval : undefined
   })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -175,11 +195,18 @@ const messageOutput = (env: Env, t: Transaction, index: number, bodyLines: numbe
       Stream.takeWhile(() => !stuffer.done),
       Stream.map((chunk) => stuffer.push(chunk)),
       Stream.concat(Stream.sync(() => stuffer.end())),
-      Stream.filter((b) => b.length > 0)
+      Stream.filter((b) => b.length > 0),
+      // RETR (not TOP) records the message as retrieved once all of it was sent, for retention.
+      Stream.concat(bodyLines === undefined ? retrieved(t, index) : Stream.empty)
     )
   })
   return { _tag: "Message", index, status, body }
 }
+
+const retrieved = (t: Transaction, index: number): Stream.Stream<never> =>
+  Stream.fromEffectDrain(
+    t.view.markRetrieved(index).pipe(Effect.ignore({ log: "Warn", message: "could not mark a message retrieved" }))
+  )
 
 /** The -ERR line for a message another session removed meanwhile; later reads of it answer the same. */
 export const messageGone = (t: Transaction, index: number): string => {
@@ -201,8 +228,19 @@ const fromWire = (text: string): string => {
   }
 }
 
-const login = (env: Env, state: Authorization, user: string): Effect.Effect<Step, never, Services> =>
+const login = (env: Env, state: Authorization, user: string, mechanism: string): Effect.Effect<Step, never, Services> =>
   Effect.gen(function*() {
+    // LOGIN-DELAY (RFC 2449): a login sooner than the interval after the previous one is refused, and one that fails
+    // below is taken back.
+    let undoLogin: Effect.Effect<void> = Effect.void
+    if (env.loginInterval !== undefined && env.loginInterval > 0) {
+      const admission = yield* (yield* LoginInterval.LoginInterval).admit(user, env.loginInterval * 1000)
+      if (admission._tag === "TooSoon") {
+        const text = Texts.loginTooSoon(env.loginInterval, Math.ceil(admission.waitMs / 1000))
+        return reply({ ...state, user: undefined, sasl: undefined }, Reply.err(text, "LOGIN-DELAY"))
+      }
+      undoLogin = admission.undo
+    }
     const limits = yield* Limits.Limits
     // The user's session slot lives as long as the connection, or only until the end of this step if login fails.
     const slotScope = yield* Scope.make()
@@ -210,14 +248,20 @@ const login = (env: Env, state: Authorization, user: string): Effect.Effect<Step
     if (Exit.isFailure(slot)) {
       const refused = Cause.findErrorOption(slot.cause)
       const text = Option.isSome(refused) ? refused.value.message : Texts.mailboxUnavailable
-      return reply({ ...state, user: undefined, sasl: undefined }, Reply.err(text, "IN-USE"))
+      yield* undoLogin
+      return attempt(reply({ ...state, user: undefined, sasl: undefined }, Reply.err(text, "IN-USE")), mechanism, "in-use")
     }
     const store = yield* Mailbox.Mailbox
     const opened = yield* Effect.result(store.open(user))
     if (Result.isFailure(opened)) {
       yield* Scope.close(slotScope, Exit.void)
+      yield* undoLogin
       yield* Effect.logWarning("mailbox unavailable at login", { user, reason: opened.failure.reason })
-      return reply({ ...state, user: undefined, sasl: undefined }, Reply.err(Texts.mailboxUnavailable, "SYS/TEMP"))
+      return attempt(
+        reply({ ...state, user: undefined, sasl: undefined }, Reply.err(Texts.mailboxUnavailable, "SYS/TEMP")),
+        mechanism,
+        "unavailable"
+      )
     }
     yield* Effect.addFinalizer(() => Scope.close(slotScope, Exit.void))
     const t: Transaction = {
@@ -229,19 +273,23 @@ const login = (env: Env, state: Authorization, user: string): Effect.Effect<Step
       gone: new Set()
     }
     const { count, octets } = totals(env, t)
-    return reply(t, Reply.ok(Texts.loggedIn(count, octets)))
+    return attempt(reply(t, Reply.ok(Texts.loggedIn(count, octets))), mechanism, "ok")
   })
 
 /** A failed login; `reason` is a mechanism's client-safe reason (credential failures all read the same). */
-const failedLogin = (env: Env, state: Authorization, reason?: string): Step => {
+const failedLogin = (env: Env, state: Authorization, mechanism: string, reason?: string): Step => {
   const failures = state.failures + 1
   const next: Authorization = { ...state, user: undefined, sasl: undefined, failures }
-  return failures >= env.maxAuthFailures
-    ? closing({ _tag: "Closed", secure: state.secure, removed: 0 }, Reply.err(Texts.tooManyFailures, "AUTH"))
-    : reply(
-      next,
-      Reply.err(reason === undefined || reason === Sasl.authenticationFailed ? Texts.authFailed : Texts.authFailedBecause(reason), "AUTH")
-    )
+  return attempt(
+    failures >= env.maxAuthFailures
+      ? closing({ _tag: "Closed", secure: state.secure, removed: 0 }, Reply.err(Texts.tooManyFailures, "AUTH"))
+      : reply(
+        next,
+        Reply.err(reason === undefined || reason === Sasl.authenticationFailed ? Texts.authFailed : Texts.authFailedBecause(reason), "AUTH")
+      ),
+    mechanism,
+    "failed"
+  )
 }
 
 const saslOutcome = (
@@ -259,10 +307,10 @@ const saslOutcome = (
         return reply({ ...state, sasl: { mechanism, exchange } }, `+ ${SaslCodec.encodeBase64(s.data)}\r\n`)
       case "Success":
         yield* throttle.recordSuccess(state.client, s.user)
-        return yield* login(env, { ...state, sasl: undefined }, s.user)
+        return yield* login(env, { ...state, sasl: undefined }, s.user, mechanism)
       case "Failure":
         yield* throttle.recordFailure(state.client)
-        return failedLogin(env, state, s.reason)
+        return failedLogin(env, state, mechanism, s.reason)
     }
   })
 
@@ -317,10 +365,10 @@ const handlers: { readonly [T in Command.Command["_tag"]]: Handler<T> } = {
       const who = yield* directory.verify(user, fromWire(password))
       if (Option.isNone(who)) {
         yield* throttle.recordFailure(state.client, user)
-        return failedLogin(env, state)
+        return failedLogin(env, state, "USER")
       }
       yield* throttle.recordSuccess(state.client, user)
-      return yield* login(env, state, who.value)
+      return yield* login(env, state, who.value, "USER")
     })
   }),
   AUTH: inAuthorization((env, state, { mechanism, initialResponse }) => {

@@ -6,6 +6,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Gssapi } from "@pop3d/auth"
+import { Quota } from "@pop3d/mailbox"
 
 /** How a setting is named in each place it can be given, and what it means. */
 export interface SettingSpec {
@@ -64,7 +65,21 @@ export const specs: ReadonlyArray<SettingSpec> = [
   spec("login-delay-decay", "60", "Seconds without failures that forgive one step of the failed-login delay"),
   spec("auth-cache-size", "10000", "Successful password checks remembered (as HMACs) so polling clients skip the hash; 0 turns it off"),
   spec("auth-cache-ttl", "3600", "Seconds a remembered password check stays valid (the cache empties when the users file changes)"),
-  spec("log-level", "info", "Least severe log level written: debug, info, warning, error")
+  spec("quota", "0", "Storage quota per mailbox in octets, or with k, M, G, T (binary: 100M = 104857600); 0: no limit. A users file quota_rule overrides it"),
+  spec("quota-messages", "0", "Message-count quota per mailbox; 0: no limit. A users file quota_rule overrides it"),
+  spec("quota-full-tempfail", "off", "on: deliver exits 75 (EX_TEMPFAIL, the MTA retries) when a mailbox is full; off: 73 (EX_CANTCREAT, it bounces)"),
+  spec("quota-warning-percent", "90", "Usage in percent at which one warning message is put into the mailbox (again only after going below it); 0: no warnings"),
+  spec("quota-warning-from", "postmaster@localhost", "Sender address (From:) of the quota warning message"),
+  spec("quota-warning-template", "", "File with the quota warning message: header lines, blank line, body, with {user} {percent} {used} {limit}… (default: the built-in packages/server/templates/quota-warning.txt)"),
+  spec("retention-days", "0", "Messages older than this many days are removed by the retention sweep; 0: kept forever"),
+  spec("retention-retrieved-days", "0", "Messages already retrieved (RETR) are removed after this many days; 0: the same as retention-days"),
+  spec("retention-sweep-interval", "3600", "Seconds between retention sweeps over all mailboxes"),
+  spec("login-interval", "0", "Minimum seconds between two logins of one user (CAPA LOGIN-DELAY); sooner gets -ERR [LOGIN-DELAY]; 0: off"),
+  spec("log-level", "info", "Least severe log level written: debug, info, warning, error"),
+  spec("metrics-listen", "", "HTTP endpoint for /metrics (Prometheus) and /healthz: PORT (on 127.0.0.1), HOST:PORT or [IPV6]:PORT; empty: off"),
+  spec("protocol-log", "", "File the protocol log is written to (every command and first reply line, secrets redacted); empty: off", "ProtocolLogEnabled / ProtocolLogPath"),
+  spec("protocol-log-max-size", "10M", "Size at which the protocol log is rotated, in octets or with K, M, G (at least 1K)", "ProtocolLogMaxFileSize"),
+  spec("protocol-log-keep", "5", "Rotated protocol log files kept (FILE.1 newest … FILE.N); 0 keeps none")
 ]
 
 /** The plaintext-authentication policy (PROFILE V0010). */
@@ -97,6 +112,26 @@ export interface Settings {
   readonly loginDelayDecay: number
   readonly authCacheSize: number
   readonly authCacheTtl: number
+  /** Default storage quota per mailbox in octets (0 = no limit). */
+  readonly quota: number
+  /** Default message-count quota per mailbox (0 = no limit). */
+  readonly quotaMessages: number
+  /** `deliver` to a full mailbox exits EX_TEMPFAIL (75) instead of EX_CANTCREAT (73). */
+  readonly quotaFullTempfail: boolean
+  /** Usage percentage that triggers the one warning message (0 = no warnings). */
+  readonly quotaWarningPercent: number
+  /** From: address of the warning message. */
+  readonly quotaWarningFrom: string
+  /** The warning template file, absolute ("" = the built-in one). */
+  readonly quotaWarningTemplate: string
+  /** Days after which any message is removed (0 = never). */
+  readonly retentionDays: number
+  /** Days after which a retrieved message is removed (0 = as retentionDays). */
+  readonly retentionRetrievedDays: number
+  /** Seconds between retention sweeps. */
+  readonly retentionSweepInterval: number
+  /** Minimum seconds between two logins of one user (0 = off). */
+  readonly loginInterval: number
   /** Upper-case mechanism names, in the order given. */
   readonly saslMechanisms: ReadonlyArray<"PLAIN" | "NTLM" | "GSSAPI">
   /** The names AUTH NTLM's CHALLENGE announces; an NTLM login's domain must be empty or one of the two domains. */
@@ -118,6 +153,14 @@ export interface Settings {
     readonly principalMap: ReadonlyMap<string, string>
   }
   readonly logLevel: "debug" | "info" | "warning" | "error"
+  /** Where /metrics and /healthz are served ("" = off): PORT, HOST:PORT or [IPV6]:PORT. */
+  readonly metricsListen: string
+  /** The protocol log file, absolute ("" = off). */
+  readonly protocolLog: string
+  /** Octets after which the protocol log is rotated. */
+  readonly protocolLogMaxSize: number
+  /** Rotated protocol log files kept. */
+  readonly protocolLogKeep: number
 }
 
 /** Start-up failed because a setting is invalid; `message` names the setting and where it came from. */
@@ -175,6 +218,20 @@ const Raw = Schema.Struct({
   "login-delay-decay": intIn(1, 86_400),
   "auth-cache-size": intIn(0, 1_000_000),
   "auth-cache-ttl": intIn(1, 86_400),
+  "quota": Schema.String.pipe(
+    Schema.check(Schema.isPattern(/^[0-9]{1,15}[bkmgt]?$/i, { message: "expected octets, optionally with k, M, G or T (e.g. 100M)" }))
+  ),
+  "quota-messages": intIn(0, 999_999_999),
+  "quota-full-tempfail": onOff,
+  "quota-warning-percent": intIn(0, 100),
+  "quota-warning-from": Schema.String.pipe(
+    Schema.check(Schema.isPattern(/^[^\s@<>()",;:]+@[A-Za-z0-9.-]+$/, { message: "expected an address such as postmaster@example.org" }))
+  ),
+  "quota-warning-template": Schema.String,
+  "retention-days": intIn(0, 36_500),
+  "retention-retrieved-days": intIn(0, 36_500),
+  "retention-sweep-interval": intIn(1, 604_800),
+  "login-interval": intIn(0, 86_400),
   "sasl-mechanisms": Schema.String.pipe(
     Schema.check(Schema.isPattern(/^\s*(PLAIN|NTLM|GSSAPI)(\s*,\s*(PLAIN|NTLM|GSSAPI))*\s*$/i, {
       message: "expected a comma-separated list of PLAIN, NTLM, GSSAPI"
@@ -194,7 +251,18 @@ const Raw = Schema.Struct({
     Schema.check(Schema.isPattern(/^[^\s@]*$/, { message: "expected a realm name such as EXAMPLE.COM" }))
   ),
   "gssapi-principal-map": Schema.String,
-  "log-level": Schema.Literals(["debug", "info", "warning", "error"])
+  "log-level": Schema.Literals(["debug", "info", "warning", "error"]),
+  "metrics-listen": Schema.String.pipe(
+    Schema.check(Schema.isPattern(
+      /^$|^(?:\[[0-9A-Fa-f:.]+\]:|[^\s:[\]]+:)?(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})$/,
+      { message: "expected PORT, HOST:PORT or [IPV6]:PORT with a port from 1 to 65535, or empty" }
+    ))
+  ),
+  "protocol-log": Schema.String,
+  "protocol-log-max-size": Schema.String.pipe(
+    Schema.check(Schema.isPattern(/^[0-9]{1,10}[KMG]?$/i, { message: "expected octets, optionally with K, M or G (e.g. 10M)" }))
+  ),
+  "protocol-log-keep": intIn(0, 1000)
 })
 
 /** Parses a config file of `key = value` lines; `#` starts a comment. Keys are flag names. */
@@ -303,6 +371,18 @@ export const load = (sources: Sources): Effect.Effect<Settings, SettingsError> =
         }": must not exceed login-delay-max (${r["login-delay-max"]})`
       })
     }
+    if (octets(r["protocol-log-max-size"]) < 1024) {
+      return yield* new SettingsError({
+        message: `invalid setting ${describeOrigin("protocol-log-max-size", origin["protocol-log-max-size"] ?? "default", configFile)} = "${
+          raw["protocol-log-max-size"]
+        }": must be at least 1K`
+      })
+    }
+    if (Quota.parseSize(r["quota"]) === undefined) {
+      return yield* new SettingsError({
+        message: `invalid setting ${describeOrigin("quota", origin["quota"] ?? "default", configFile)} = "${raw["quota"]}": too large`
+      })
+    }
     const principalMap = Gssapi.parsePrincipalMap(r["gssapi-principal-map"])
     if (Result.isFailure(principalMap)) {
       const where = describeOrigin("gssapi-principal-map", origin["gssapi-principal-map"] ?? "default", configFile)
@@ -339,6 +419,17 @@ export const load = (sources: Sources): Effect.Effect<Settings, SettingsError> =
       loginDelayDecay: r["login-delay-decay"],
       authCacheSize: r["auth-cache-size"],
       authCacheTtl: r["auth-cache-ttl"],
+      quota: Quota.parseSize(r["quota"]) ?? 0,
+      quotaMessages: r["quota-messages"],
+      quotaFullTempfail: r["quota-full-tempfail"] === "on" || r["quota-full-tempfail"] === "true" ||
+        r["quota-full-tempfail"] === "yes",
+      quotaWarningPercent: r["quota-warning-percent"],
+      quotaWarningFrom: r["quota-warning-from"],
+      quotaWarningTemplate: r["quota-warning-template"] === "" ? "" : Path.resolve(r["quota-warning-template"]),
+      retentionDays: r["retention-days"],
+      retentionRetrievedDays: r["retention-retrieved-days"],
+      retentionSweepInterval: r["retention-sweep-interval"],
+      loginInterval: r["login-interval"],
       saslMechanisms: [...new Set(r["sasl-mechanisms"].split(",").map((m) => m.trim().toUpperCase()))] as Array<
         "PLAIN" | "NTLM" | "GSSAPI"
       >,
@@ -356,7 +447,11 @@ export const load = (sources: Sources): Effect.Effect<Settings, SettingsError> =
         defaultRealm: r["gssapi-default-realm"],
         principalMap: principalMap.success
       },
-      logLevel: r["log-level"]
+      logLevel: r["log-level"],
+      metricsListen: r["metrics-listen"],
+      protocolLog: r["protocol-log"] === "" ? "" : Path.resolve(r["protocol-log"]),
+      protocolLogMaxSize: octets(r["protocol-log-max-size"]),
+      protocolLogKeep: r["protocol-log-keep"]
     } satisfies Settings
   })
 
@@ -381,6 +476,13 @@ const leafIssue = (issue: SchemaIssue.Issue): SchemaIssue.Issue => {
     else return cur
   }
   return cur
+}
+
+/** A size in octets from `N`, `NK`, `NM` or `NG` (binary multiples). */
+export const octets = (text: string): number => {
+  const m = /^([0-9]+)([KMG]?)$/i.exec(text.trim())
+  if (m === null) return NaN
+  return Number(m[1]) * ({ "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as Record<string, number>)[m[2]!.toUpperCase()]!
 }
 
 /** Warnings about settings that are valid but unwise, printed at start-up. */

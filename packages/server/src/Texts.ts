@@ -36,6 +36,8 @@ export const stlsUnavailable = "STLS is not available: no TLS certificate config
 export const noSuchMessage = (n: number, count: number) => `No such message ${n}: maildrop has ${count} messages`
 export const alreadyDeleted = (n: number) => `Message ${n} already deleted`
 export const messageGone = (n: number) => `Message ${n} was removed by another session`
+export const loginTooSoon = (interval: number, wait: number) =>
+  `Logins must be at least ${interval} seconds apart: try again in ${wait} second${wait === 1 ? "" : "s"}`
 export const mailboxUnavailable = "Mailbox temporarily unavailable, try again later"
 export const updateFailed = (why: string) => `Some messages marked for deletion could not be removed: ${why}`
 export const idleTimeout = "Disconnected for inactivity, closing connection"
