@@ -97,6 +97,8 @@ const handler = (settings: Settings, env: Session.Env, secure: boolean, tls: Con
         )
         // The socket opens with its reader; until then a write would wait forever.
         yield* socket.reader
+        // The reader opens the socket for writing too (the adapter's writer waits for it).
+        yield* socket.reader
         const writer = yield* socket.writer
         yield* writer.write(Buffer.from(Reply.err(refused.value.message, Limits.responseCode(refused.value)), "latin1"))
       }
