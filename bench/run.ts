@@ -571,6 +571,7 @@ const main = async (): Promise<void> => {
       sessionWindowSeconds: windowMs / 1000,
       retrSeconds: retrMs / 1000,
       memorySessions: memSessions,
+      memoryOpenBoundSeconds: memOpenMs / 1000,
       pop3dArgs,
       dovecot: dovecotTuned
         ? "tuned (--dovecot-tuned): login processes in high-performance mode (service_count=0, process_min_avail=2), pop3 processes reused (service_count=0); limits raised for 10k sessions; pop3_uidl_format=%u"
