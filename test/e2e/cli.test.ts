@@ -49,7 +49,7 @@ afterAll(async () => {
   for (const d of dirs) removeDir(d)
 }, 30_000)
 
-describe("first start (README)", { timeout: 20_000 }, () => {
+describe("first start (README)", { timeout: 60_000 }, () => {
   it("made a certificate, a users file with demo, and demo's welcome message; demo's password works", async () => {
     expect(server.demoPassword).toBeDefined()
     expect(server.stdout()).toMatch(/created user "demo" with password "[^"]+"/)
@@ -86,7 +86,7 @@ describe("first start (README)", { timeout: 20_000 }, () => {
   }, 60_000)
 })
 
-describe("pop3d user", { timeout: 30_000 }, () => {
+describe("pop3d user", { timeout: 120_000 }, () => {
   it("add (password on stdin, spaces kept), list (schemes, never secrets), passwd, del", async () => {
     const add = await server.cli(["user", "add", "dora", "--password-stdin"], "first secret pw\n")
     expect(add.code, add.stderr).toBe(0)
@@ -154,13 +154,13 @@ describe("pop3d user", { timeout: 30_000 }, () => {
     for (const r of results) expect(r.code, r.stderr).toBe(0)
     const list = await server.cli(["user", "list"])
     for (const n of names) expect(list.stdout, n).toMatch(new RegExp(`^${n}\\s`, "m"))
-  }, 60_000)
+  }, 120_000)
 })
 
-describe("pop3d deliver", { timeout: 40_000 }, () => {
+describe("pop3d deliver", { timeout: 90_000 }, () => {
   beforeAll(async () => {
     await server.addUser("erin", "erin pw")
-  }, 30_000)
+  }, 90_000)
 
   it("from stdin and from a FILE; prints increasing UIDs; the messages arrive intact", async () => {
     const a = "Subject: from stdin\n\nstdin body\n"

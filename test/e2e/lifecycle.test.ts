@@ -129,7 +129,7 @@ describe("inactivity timers (V0002, V0003)", { timeout: 25_000 }, () => {
   })
 })
 
-describe("SIGTERM (V0003, V0006)", { timeout: 40_000 }, () => {
+describe("SIGTERM (V0003, V0006)", { timeout: 60_000 }, () => {
   let s: Server
   let uid = 0
   beforeAll(async () => {
@@ -167,7 +167,7 @@ describe("SIGTERM (V0003, V0006)", { timeout: 40_000 }, () => {
     } finally {
       await shutdown(again)
     }
-  }, 60_000)
+  }, 90_000)
 
   it("SIGTERM with no client: exit code 0 and the listeners close", async () => {
     const s = await startServer()

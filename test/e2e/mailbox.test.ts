@@ -84,7 +84,7 @@ afterAll(async () => {
   await shutdown(first) // after a restart `server` is the second process on the first one's folder
 }, 30_000)
 
-describe("UIDL (C0007, C0008, C0009)", { timeout: 30_000 }, () => {
+describe("UIDL (C0007, C0008, C0009)", { timeout: 60_000 }, () => {
   it("ids are decimal, increasing in delivery order, and match what deliver printed", async () => {
     for (let i = 1; i < aliceUids.length; i++) expect(aliceUids[i]!).toBeGreaterThan(aliceUids[i - 1]!)
     const c = await login("alice")
@@ -117,7 +117,7 @@ describe("UIDL (C0007, C0008, C0009)", { timeout: 30_000 }, () => {
     const c = await login("parallel")
     const ids = await uidl(c)
     expect([...ids.values()].sort((x, y) => x - y)).toEqual([...uids].sort((x, y) => x - y))
-  }, 60_000)
+  }, 90_000)
 
   it("ids are never reused after DELE + QUIT of the newest message and a new delivery", async () => {
     const uids = mailbox("reuse")
@@ -133,7 +133,7 @@ describe("UIDL (C0007, C0008, C0009)", { timeout: 30_000 }, () => {
   })
 })
 
-describe("two server processes on one Maildir (C0009)", { timeout: 60_000 }, () => {
+describe("two server processes on one Maildir (C0009)", { timeout: 90_000 }, () => {
   it("mail dropped into new/ by an outside MTA, opened by two processes at once: one id per message, the same in both", async () => {
     const second = await startServer({ dataDir: server.dataDir, args: ["--plaintext", "allowed"] })
     try {
@@ -163,7 +163,7 @@ describe("two server processes on one Maildir (C0009)", { timeout: 60_000 }, () 
   })
 })
 
-describe("numbering and RSET", { timeout: 30_000 }, () => {
+describe("numbering and RSET", { timeout: 60_000 }, () => {
   it("message numbers never shift after DELE; deleted messages are left out of LIST and UIDL", async () => {
     const c = await login("alice")
     const [count, octets] = await stat(c)
@@ -233,7 +233,7 @@ describe("UPDATE (V0006)", { timeout: 30_000 }, () => {
   })
 })
 
-describe("snapshots (2.1.3, C0004)", { timeout: 30_000 }, () => {
+describe("snapshots (2.1.3, C0004)", { timeout: 60_000 }, () => {
   it("a message another session removed: RETR/TOP -ERR with a reason, numbering unchanged", async () => {
     const uids = mailbox("shared")
     const a = await login("shared")
@@ -287,7 +287,7 @@ describe("snapshots (2.1.3, C0004)", { timeout: 30_000 }, () => {
   })
 })
 
-describe("restart (C0008)", { timeout: 60_000 }, () => {
+describe("restart (C0008)", { timeout: 90_000 }, () => {
   it("UIDL ids survive a server restart, and new ids continue above the old ones", async () => {
     const c = await login("alice")
     const before = await uidl(c)

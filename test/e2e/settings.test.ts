@@ -52,7 +52,7 @@ afterAll(async () => {
   for (const d of dirs) removeDir(d)
 }, 30_000)
 
-describe("invalid settings stop start-up with a message naming the setting", { timeout: 60_000 }, () => {
+describe("invalid settings stop start-up with a message naming the setting", { timeout: 90_000 }, () => {
   const cases: ReadonlyArray<{ name: string; args: Array<string>; env?: Record<string, string>; names: RegExp }> = [
     { name: "--max-command-size 30", args: ["--max-command-size", "30"], names: /max-command-size/ },
     { name: "--max-command-size 2000", args: ["--max-command-size", "2000"], names: /max-command-size/ },
@@ -69,7 +69,7 @@ describe("invalid settings stop start-up with a message naming the setting", { t
     const dir = tempDir()
     const [p, q] = [await freePort(), await freePort()]
     const r = await runCli(["serve", "--data", Path.join(dir, "data"), "--port", String(p), "--tls-port", String(q), ...args], {
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       ...(env === undefined ? {} : { env })
     })
     expect(r.code).not.toBe(0)
@@ -82,7 +82,7 @@ describe("invalid settings stop start-up with a message naming the setting", { t
     const dir = tempDir()
     const conf = Path.join(dir, "bad.conf")
     Fs.writeFileSync(conf, "# settings\nmax-command-size = 5000\n")
-    const r = await runCli(["serve", "--data", Path.join(dir, "data"), "--config", conf], { timeoutMs: 30_000 })
+    const r = await runCli(["serve", "--data", Path.join(dir, "data"), "--config", conf], { timeoutMs: 60_000 })
     expect(r.code).not.toBe(0)
     expect(r.stdout + r.stderr).toMatch(/max-command-size/)
     expect(r.stdout + r.stderr).toContain("bad.conf")
@@ -92,7 +92,7 @@ describe("invalid settings stop start-up with a message naming the setting", { t
     const dir = tempDir()
     const conf = Path.join(dir, "unknown.conf")
     Fs.writeFileSync(conf, "no-such-setting = 1\n")
-    const r = await runCli(["serve", "--data", Path.join(dir, "data"), "--config", conf], { timeoutMs: 30_000 })
+    const r = await runCli(["serve", "--data", Path.join(dir, "data"), "--config", conf], { timeoutMs: 60_000 })
     expect(r.code).not.toBe(0)
     expect(r.stdout + r.stderr).toMatch(/no-such-setting/)
   })
@@ -100,14 +100,14 @@ describe("invalid settings stop start-up with a message naming the setting", { t
   it("a missing config file named with --config is refused", async () => {
     const dir = tempDir()
     const r = await runCli(["serve", "--data", Path.join(dir, "data"), "--config", Path.join(dir, "missing.conf")], {
-      timeoutMs: 30_000
+      timeoutMs: 60_000
     })
     expect(r.code).not.toBe(0)
     expect(r.stdout + r.stderr).toMatch(/missing\.conf/)
   })
 })
 
-describe("max-command-size (2.1.2)", { timeout: 30_000 }, () => {
+describe("max-command-size (2.1.2)", { timeout: 60_000 }, () => {
   let small: Server
   beforeAll(async () => {
     small = await start({ args: ["--plaintext", "allowed", "--max-command-size", "100"] })
@@ -130,10 +130,10 @@ describe("max-command-size (2.1.2)", { timeout: 30_000 }, () => {
     ])
     await checkLimit(await connect(lo.tlsPort, true), 40)
     await checkLimit(await connect(hi.tlsPort, true), 1024)
-  }, 60_000)
+  }, 90_000)
 })
 
-describe("where settings come from", { timeout: 60_000 }, () => {
+describe("where settings come from", { timeout: 90_000 }, () => {
   it("a config file (--config) is honoured, and flags override it", async () => {
     const dir = tempDir()
     const port = await freePort()

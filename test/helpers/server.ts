@@ -54,7 +54,8 @@ export interface CliResult {
   readonly stderr: string
 }
 
-/** Runs `node bin.ts ...args` with optional stdin; kills it after `timeoutMs`. */
+/** Runs `node bin.ts ...args` with optional stdin; kills it after `timeoutMs` (default 60 s: each call loads
+ * Effect anew, which takes seconds on a loaded machine). */
 export const runCli = (
   args: ReadonlyArray<string>,
   options: { readonly input?: string | Buffer; readonly env?: Record<string, string>; readonly timeoutMs?: number } =
@@ -72,8 +73,8 @@ export const runCli = (
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
     const timer = setTimeout(() => {
       child.kill("SIGKILL")
-      reject(new Error(`pop3d ${args.join(" ")} timed out after ${options.timeoutMs ?? 30_000} ms\n${stdout}\n${stderr}`))
-    }, options.timeoutMs ?? 30_000)
+      reject(new Error(`pop3d ${args.join(" ")} timed out after ${options.timeoutMs ?? 60_000} ms\n${stdout}\n${stderr}`))
+    }, options.timeoutMs ?? 60_000)
     child.on("error", (e) => {
       clearTimeout(timer)
       reject(e)

@@ -47,7 +47,9 @@ export const parseRule = (text: string): Result.Result<UserQuota | undefined, st
     if (/^[+-]|%$/.test(value)) return Result.fail(`relative or percentage limits are not supported (${key})`)
     if (key === "backend") {
       const def = /^(?:(\d+)S)?,?(?:(\d+)C)?$/.exec(value)
-      if (def === null || value === "" || value === ",") return Result.fail("backend= must be a Maildir++ definition such as 100000S,1000C")
+      if (def === null || value === "" || value === ",") {
+        return Result.fail("backend= must be a Maildir++ definition such as 100000S,1000C")
+      }
       if (def[1] !== undefined) quota.storage = Number(def[1])
       if (def[2] !== undefined) quota.messages = Number(def[2])
       continue

@@ -130,6 +130,7 @@ export const write = (path: string, file: Pick<UsersFile, "lines">): Effect.Effe
   Effect.tryPromise({
     try: async () => {
       const dir = NodePath.dirname(path)
+      await Fs.mkdir(dir, { recursive: true, mode: 0o700 })
       const tmp = NodePath.join(dir, `.${NodePath.basename(path)}.${process.pid}.${Crypto.randomBytes(6).toString("hex")}.tmp`)
       const handle = await Fs.open(tmp, "wx", 0o600)
       try {
@@ -155,6 +156,39 @@ export const write = (path: string, file: Pick<UsersFile, "lines">): Effect.Effe
 
 // ---------------------------------------------------------------------------
 // CLI operations
+
+/** Lock files older than this are left over from a crashed writer and are taken over. */
+const staleLockMs = 30_000
+
+/**
+ * Serialises read-modify-write of the users file between processes (two `pop3d user add` at once must not lose
+ * one): an exclusive `<file>.lock` (O_CREAT|O_EXCL), retried for up to 10 s, taken over when stale.
+ */
+const locked = <A>(path: string, use: Effect.Effect<A, UsersFileError>): Effect.Effect<A, UsersFileError> => {
+  const lockPath = `${path}.lock`
+  const acquire = Effect.tryPromise({
+    try: async () => {
+      await Fs.mkdir(NodePath.dirname(path), { recursive: true, mode: 0o700 })
+      const deadline = Date.now() + 10_000
+      for (;;) {
+        try {
+          const handle = await Fs.open(lockPath, "wx", 0o600)
+          await handle.writeFile(`${process.pid}\n`)
+          await handle.close()
+          return
+        } catch (cause) {
+          if ((cause as NodeJS.ErrnoException).code !== "EEXIST") throw cause
+          const stat = await Fs.stat(lockPath).catch(() => undefined)
+          if (stat !== undefined && Date.now() - stat.mtimeMs > staleLockMs) await Fs.rm(lockPath, { force: true })
+          if (Date.now() > deadline) throw new Error(`users file is locked by another process (${lockPath})`)
+          await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40))
+        }
+      }
+    },
+    catch: ioError(`cannot lock users file ${path}`)
+  })
+  return Effect.acquireUseRelease(acquire, () => use, () => Effect.promise(() => Fs.rm(lockPath, { force: true })))
+}
 
 /** Options for `add` and `setPassword`: how the new password is stored. */
 export interface HashOptions extends PasswordScheme.Options {
@@ -236,7 +270,10 @@ const noSuchUser = (name: string) =>
   new UsersFileError({ reason: "NoSuchUser", message: `no user ${JSON.stringify(name)}` })
 
 /** Adds an account (creating the file if missing); fails with `UserExists` if the name is taken. */
-export const add: (path: string, name: string, password: string, options?: HashOptions) => Effect.Effect<void, UsersFileError> =
+export const add = (path: string, name: string, password: string, options?: HashOptions): Effect.Effect<void, UsersFileError> =>
+  locked(path, addUnlocked(path, name, password, options))
+
+const addUnlocked: (path: string, name: string, password: string, options?: HashOptions) => Effect.Effect<void, UsersFileError> =
   Effect.fn("UsersFile.add")(
   function*(path: string, name: string, password: string, options?: HashOptions) {
     yield* checkName(name)
@@ -251,7 +288,14 @@ export const add: (path: string, name: string, password: string, options?: HashO
 )
 
 /** Replaces an account's password, keeping the rest of its line (an old NT hash is replaced or dropped). */
-export const setPassword: (
+export const setPassword = (
+  path: string,
+  name: string,
+  password: string,
+  options?: HashOptions
+): Effect.Effect<void, UsersFileError> => locked(path, setPasswordUnlocked(path, name, password, options))
+
+const setPasswordUnlocked: (
   path: string,
   name: string,
   password: string,
@@ -273,7 +317,10 @@ export const setPassword: (
 )
 
 /** Removes an account's line. */
-export const remove: (path: string, name: string) => Effect.Effect<void, UsersFileError> = Effect.fn(
+export const remove = (path: string, name: string): Effect.Effect<void, UsersFileError> =>
+  locked(path, removeUnlocked(path, name))
+
+const removeUnlocked: (path: string, name: string) => Effect.Effect<void, UsersFileError> = Effect.fn(
   "UsersFile.remove"
 )(function*(path: string, name: string) {
   const file = yield* read(path)

@@ -29,12 +29,13 @@ import * as LockFile from "./LockFile.ts"
 import * as Maildirsize from "./Maildirsize.ts"
 import * as Quota from "./Quota.ts"
 import * as Retention from "./Retention.ts"
-import * as UidList from "./UidList.ts"
 import * as Files from "./internal/files.ts"
 import type { Found, Paths, Sizes } from "./internal/layout.ts"
 import * as Layout from "./internal/layout.ts"
 import { filePath, pathsOf, scan } from "./internal/layout.ts"
 import * as MaildirQuota from "./internal/maildirQuota.ts"
+import type { State } from "./internal/reconcile.ts"
+import { fileConcurrency, forget, reconcile, survey } from "./internal/reconcile.ts"
 
 /** Where the store lives and how it locks. */
 export interface Options {
@@ -54,143 +55,6 @@ export const baseName = Layout.baseName
 
 /** Sizes written into a name in Dovecot's style (`,S=<storage>,W=<wire>`), trusted only if S matches the file. */
 export const sizesFromName = Layout.sizesFromName
-
-/** Reads a file once, in chunks, to learn its sizes. */
-const measure = (path: string): Effect.Effect<Sizes, Files.FsError> =>
-  Effect.acquireUseRelease(
-    Files.attempt(() => Fs.open(path, "r")),
-    (handle) =>
-      Files.attempt(async () => {
-        const buffer = Buffer.allocUnsafe(readChunkSize)
-        const counter = Rfc822.makeSizeCounter()
-        let storageSize = 0
-        for (;;) {
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
-          if (bytesRead === 0) break
-          counter.push(buffer.subarray(0, bytesRead))
-          storageSize += bytesRead
-        }
-        return { storageSize, wireSize: counter.total() }
-      }),
-    (handle) => Effect.promise(() => handle.close().catch(() => undefined))
-  )
-
-/** How many files are stat-ed, measured or renamed at once when a mailbox has many new messages. */
-const fileConcurrency = 32
-
-interface Unknown {
-  readonly found: Found
-  readonly mtimeMs: number
-  readonly sizes: Sizes
-}
-
-/**
- * Sizes and mtimes of the files whose base is not in `known`, in delivery
- * order (mtime, then name). Files that vanish meanwhile are left out. `cache`
- * holds sizes measured earlier (outside the lock); a file is read only if its
- * sizes are neither cached, nor in its name.
- */
-const describe = (
-  p: Paths,
-  files: ReadonlyMap<string, Found>,
-  known: ReadonlySet<string>,
-  cache: ReadonlyMap<string, Sizes>
-): Effect.Effect<Array<Unknown>, MailboxError> =>
-  Effect.gen(function*() {
-    const candidates = [...files.values()].filter((found) => !known.has(found.base))
-    const described = yield* Effect.forEach(candidates, (found) =>
-      Effect.gen(function*() {
-        const path = filePath(p, found)
-        const stat = yield* Files.orAbsent(Files.attempt(() => Fs.stat(path)))
-        if (stat === undefined) return undefined
-        const cached = cache.get(found.base)
-        const sizes = cached?.storageSize === stat.size
-          ? cached
-          : sizesFromName(found.base, stat.size) ?? (yield* Files.orAbsent(measure(path)))
-        return sizes === undefined ? undefined : { found, mtimeMs: stat.mtimeMs, sizes }
-      }), { concurrency: fileConcurrency })
-    const out = described.filter((u): u is Unknown => u !== undefined)
-    return out.sort((a, b) =>
-      a.mtimeMs - b.mtimeMs || (a.found.name < b.found.name ? -1 : a.found.name > b.found.name ? 1 : 0)
-    )
-  }).pipe(Effect.mapError(Files.toMailboxError("read a new message")))
-
-/** True when list and files agree exactly and nothing waits in new/: open needs no lock then. */
-const isClean = (list: UidList.UidList, files: ReadonlyMap<string, Found>): boolean =>
-  list.entries.length === files.size && list.entries.every((e) => files.get(e.base)?.dir === "cur")
-
-interface State {
-  readonly list: UidList.UidList
-  readonly files: ReadonlyMap<string, Found>
-}
-
-/** What open and deliver learn before taking the lock: the list, the files, and sizes of files the list lacks. */
-interface Survey {
-  readonly clean: State | undefined
-  readonly cache: ReadonlyMap<string, Sizes>
-}
-
-/**
- * Without the lock: looks at the list and the directory. When they agree
- * (`clean`), open needs no lock at all; otherwise the bodies of unknown files
- * are read now, so that the lock is later held only briefly.
- */
-const survey = (p: Paths): Effect.Effect<Survey, MailboxError> =>
-  Effect.gen(function*() {
-    const first = yield* UidList.load(p.home)
-    const files = yield* scan(p)
-    if (first._tag === "Ok" && isClean(first.list, files)) return { clean: { list: first.list, files }, cache: new Map() }
-    const known = new Set(first._tag === "Ok" ? first.list.entries.map((e) => e.base) : [])
-    const unknown = yield* describe(p, files, known, new Map())
-    return { clean: undefined, cache: new Map(unknown.map((u) => [u.found.base, u.sizes])) }
-  })
-
-/**
- * Under the lock: brings the UID list in line with the directory. Moves new/
- * to cur/ (adding `:2,`) if `moveNew`, drops entries whose files are gone,
- * gives unknown files the next UIDs in delivery order (mtime, then name),
- * rebuilds a damaged list, and writes the list back if anything changed.
- */
-const reconcile = (
-  p: Paths,
-  cache: ReadonlyMap<string, Sizes>,
-  moveNew: boolean
-): Effect.Effect<State, MailboxError> =>
-  Effect.gen(function*() {
-    const loaded = yield* UidList.load(p.home)
-    const list = loaded._tag === "Ok" ? loaded.list : yield* UidList.setAside(p.home, loaded)
-    let changed = loaded._tag === "Corrupt"
-
-    let files = yield* scan(p)
-    const waiting = moveNew ? [...files.values()].filter((f) => f.dir === "new") : []
-    yield* Effect.forEach(waiting, (f) => {
-      const target = f.name.includes(":") ? f.name : `${f.name}:2,`
-      return Files.orAbsent(Files.attempt(() => Fs.rename(Path.join(p.new, f.name), Path.join(p.cur, target))))
-    }, { concurrency: fileConcurrency, discard: true })
-    if (waiting.length > 0) files = yield* scan(p)
-    const entries = list.entries.filter((e) => files.has(e.base))
-    changed ||= entries.length !== list.entries.length
-
-    const unknown = yield* describe(p, files, new Set(entries.map((e) => e.base)), cache)
-    let next = list.next
-    for (const u of unknown) entries.push({ uid: next++, ...u.sizes, base: u.found.base })
-    changed ||= unknown.length > 0
-
-    const result: UidList.UidList = { next, entries }
-    if (changed) yield* UidList.write(p.home, result)
-    return { list: result, files }
-  }).pipe(Effect.mapError((e) => (e instanceof MailboxError ? e : Files.toMailboxError("move new messages")(e))))
-
-/** Under the lock: drops removed messages from the UID list (the next open would drop them too). */
-const forget = (p: Paths, bases: ReadonlySet<string>) =>
-  Effect.gen(function*() {
-    const loaded = yield* UidList.load(p.home)
-    if (loaded._tag !== "Ok") return
-    const entries = loaded.list.entries.filter((e) => !bases.has(e.base))
-    if (entries.length !== loaded.list.entries.length) {
-      yield* UidList.write(p.home, { next: loaded.list.next, entries })
-    }
-  })
 
 const sanitizedHost = Os.hostname().replace(/[/:,]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`)
 let deliveryCounter = 0
@@ -217,7 +81,10 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
     const afterRemoval = (p: Paths, user: string, bases: ReadonlySet<string>, freed: Quota.Usage) =>
       Effect.forEach([p.cur, p.new], Files.syncDir, { discard: true }).pipe(
         Effect.mapError(Files.toMailboxError("sync the mailbox")),
-        Effect.andThen(withLock(p, Effect.andThen(forget(p, bases), MaildirQuota.removed(p.home, user, freed, policy)))),
+        Effect.andThen(withLock(
+          p,
+          Effect.andThen(forget(p, bases), MaildirQuota.removed(p.home, user, freed, policy))
+        )),
         Effect.ignore({ log: "Warn", message: "mail store: UID list or maildirsize not updated after removal" })
       )
 
@@ -338,11 +205,14 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
             if (found === undefined) return
             const target = Layout.withFlag(found.name, "S")
             if (target === undefined || (found.dir === "cur" && target === found.name)) return
-            const moved = yield* Files.orAbsent(Effect.as(Files.attempt(() => Fs.rename(filePath(p, found), Path.join(p.cur, target))), true))
+            const rename = Files.attempt(() => Fs.rename(filePath(p, found), Path.join(p.cur, target)))
+            const moved = yield* Files.orAbsent(Effect.as(rename, true))
             located[index] = moved === undefined ? undefined : { dir: "cur", name: target, base: found.base }
             if (moved !== undefined) return
           }
-        }).pipe(Effect.mapError((e) => (e instanceof MailboxError ? e : Files.toMailboxError("mark a message retrieved")(e))))
+        }).pipe(
+          Effect.mapError((e) => (e instanceof MailboxError ? e : Files.toMailboxError("mark a message retrieved")(e)))
+        )
 
       return { messages, read, commitUpdate, markRetrieved }
     }
@@ -384,7 +254,9 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
               return yield* new MailboxError({ reason: "Unavailable", message: "the delivered message vanished" })
             }
             const warning = yield* MaildirQuota.delivered(p.home, user, message.length, admitted, policy, enforce).pipe(
-              Effect.catch((e) => Effect.as(Effect.logWarning("mail store: maildirsize not updated after delivery", e), undefined))
+              Effect.catch((e) =>
+                Effect.as(Effect.logWarning("mail store: maildirsize not updated after delivery", e), undefined)
+              )
             )
             return { uid: entry.uid, warning }
           })
@@ -423,7 +295,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         return found === undefined
           ? Effect.succeed(undefined)
           : Effect.map(Files.orAbsent(Files.attempt(() => Fs.stat(filePath(p, found)))), (s) => s?.mtimeMs)
-      }, { concurrency: 32 }).pipe(Effect.mapError(Files.toMailboxError("look at the messages")))
+      }, { concurrency: fileConcurrency }).pipe(Effect.mapError(Files.toMailboxError("look at the messages")))
       const dates = mtimes.filter((t): t is number => t !== undefined)
       const limit = yield* policy.limit(user)
       const kept = yield* withLock(p, Maildirsize.current(p.home, limit))
@@ -442,8 +314,11 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         Effect.mapError(Files.toMailboxError("list the mail store"))
       )
       const names = entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name)
-      const maildirs = yield* Effect.forEach(names, (name) =>
-        Effect.map(Files.orAbsent(Files.attempt(() => Fs.stat(Path.join(root, name, "cur")))), (s) => s?.isDirectory() === true ? name : undefined), { concurrency: 32 }).pipe(Effect.mapError(Files.toMailboxError("list the mail store")))
+      const isMaildir = (name: string) =>
+        Effect.map(Files.orAbsent(Files.attempt(() => Fs.stat(Path.join(root, name, "cur")))), (s) => s?.isDirectory() === true)
+      const maildirs = yield* Effect.forEach(names, (name) => Effect.map(isMaildir(name), (yes) => (yes ? name : undefined)), {
+        concurrency: fileConcurrency
+      }).pipe(Effect.mapError(Files.toMailboxError("list the mail store")))
       return maildirs.filter((n): n is string => n !== undefined).sort()
     })
 
@@ -458,7 +333,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
             size: Layout.quotaSize(found.name, stat.size),
             delivered: stat.mtimeMs,
             retrieved: found.dir === "cur" && Layout.flagsOf(found.name).includes("S")
-          }), { concurrency: 32 }).pipe(Effect.mapError(Files.toMailboxError("look at the messages")))
+          }), { concurrency: fileConcurrency }).pipe(Effect.mapError(Files.toMailboxError("look at the messages")))
       const expired = aged.filter((m) => m !== undefined && Retention.isExpired(m, cutoffs))
       const removed = new Set<string>()
       const freed = { storage: 0, messages: 0 }

@@ -111,7 +111,8 @@ const countedDirs = (home: string): Effect.Effect<Array<string>, Files.FsError> 
   Effect.map(Files.orAbsent(Files.attempt(() => Fs.readdir(home, { withFileTypes: true }))), (entries) => {
     const folders = (entries ?? []).filter((e) => e.isDirectory() && e.name.startsWith(".") && e.name !== "." &&
       e.name !== "..")
-    return [home, ...folders.map((f) => Path.join(home, f.name))].flatMap((d) => [Path.join(d, "cur"), Path.join(d, "new")])
+    const roots = [home, ...folders.map((f) => Path.join(home, f.name))]
+    return roots.flatMap((d) => [Path.join(d, "cur"), Path.join(d, "new")])
   })
 
 /** Modification times of the counted directories, to notice changes made while counting. */
@@ -160,7 +161,8 @@ export const recalculate = (home: string, definition: Quota.Limit): Effect.Effec
     }.maildirsize`)
     yield* Effect.acquireUseRelease(
       Files.attempt(() => Fs.open(tmp, "wx", 0o600)),
-      (handle) => Effect.andThen(Files.attempt(() => handle.writeFile(render(definition, usage))), Files.attempt(() => handle.sync())),
+      (handle) =>
+        Effect.andThen(Files.attempt(() => handle.writeFile(render(definition, usage))), Files.attempt(() => handle.sync())),
       (handle) => Effect.promise(() => handle.close().catch(() => undefined))
     ).pipe(
       Effect.andThen(Files.attempt(() => Fs.rename(tmp, pathIn(home)))),
@@ -191,8 +193,11 @@ export const current = (home: string, configured: Quota.Limit): Effect.Effect<Cu
     const limited = Quota.isLimited(configured)
     const path = pathIn(home)
     const stat = yield* Files.orAbsent(Files.attempt(() => Fs.stat(path)))
-    const text = stat === undefined ? undefined : yield* Files.orAbsent(Files.attempt(() => Fs.readFile(path, "latin1")))
-    const rebuild = (definition: Quota.Limit) => Effect.map(recalculate(home, definition), (usage) => ({ definition, usage }))
+    const text = stat === undefined
+      ? undefined
+      : yield* Files.orAbsent(Files.attempt(() => Fs.readFile(path, "latin1")))
+    const rebuild = (definition: Quota.Limit) =>
+      Effect.map(recalculate(home, definition), (usage) => ({ definition, usage }))
     if (stat === undefined || text === undefined) return limited ? yield* rebuild(configured) : undefined
     const parsed = parse(text)
     if (Result.isFailure(parsed)) {

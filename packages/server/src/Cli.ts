@@ -97,10 +97,19 @@ const serve = Command.make("serve", serveFlags, (flags) =>
     )
   })).pipe(Command.withDescription("Run the POP3 server (plain + STLS and implicit TLS listeners)"))
 
+/** All of standard input, read as a stream (a non-blocking pipe makes a synchronous read fail with EAGAIN). */
+const readStdin = (): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    process.stdin.on("data", (c: Buffer) => chunks.push(c))
+    process.stdin.on("end", () => resolve(Buffer.concat(chunks)))
+    process.stdin.on("error", reject)
+  })
+
 const readPassword = (fromStdin: boolean): Effect.Effect<string, CliFailure> =>
   fromStdin
-    ? Effect.try({
-      try: () => Fs.readFileSync(0, "utf8").replace(/\r?\n$/, ""),
+    ? Effect.tryPromise({
+      try: () => readStdin().then((b) => b.toString("utf8").replace(/\r?\n$/, "")),
       catch: () => new CliFailure("cannot read the password from standard input", ExitCode.ioErr)
     })
     : Effect.callback<string, CliFailure>((resume) => {
@@ -157,6 +166,7 @@ const userAdd = Command.make("add", { ...passwordFlags, name: userName, password
     const settings = yield* loadSettings(a as never)
     const password = yield* readPassword(a.passwordStdin)
     yield* UsersFile.add(settings.usersFile, a.name, password, hashOptions(settings)).pipe(Effect.mapError(userFailure))
+    yield* Effect.sync(() => Fs.mkdirSync(settings.maildirRoot, { recursive: true, mode: 0o700 }))
     const store = yield* Mailbox.Mailbox.pipe(Effect.provide(Maildir.layer({ root: settings.maildirRoot })))
     yield* store.create(a.name).pipe(Effect.mapError((e) => new CliFailure(e.message, ExitCode.cantCreate)))
     yield* Console.log(`added ${a.name}`)
@@ -212,8 +222,8 @@ const deliver = Command.make("deliver", {
 }, (a) =>
   Effect.gen(function*() {
     const settings = yield* loadSettings(a as never)
-    const bytes = yield* Effect.try({
-      try: () => Fs.readFileSync(Option.isSome(a.file) ? a.file.value : 0),
+    const bytes = yield* Effect.tryPromise({
+      try: () => (Option.isSome(a.file) ? Fs.promises.readFile(a.file.value) : readStdin()),
       catch: (e) => new CliFailure(`cannot read the message: ${(e as Error).message}`, ExitCode.ioErr)
     })
     const quota = yield* QuotaPolicy.fromUsersFile(settings).pipe(

@@ -6,7 +6,11 @@ import { Clock, Context, Effect } from "effect"
 
 /** The outcome of asking to log in. */
 export type Admission =
-  | { readonly _tag: "Admitted"; /** Takes the login back (it did not happen after all). */ readonly undo: Effect.Effect<void> }
+  | {
+    readonly _tag: "Admitted"
+    /** Takes the login back (it did not happen after all). */
+    readonly undo: Effect.Effect<void>
+  }
   | { readonly _tag: "TooSoon"; /** Milliseconds until the interval has passed. */ readonly waitMs: number }
 
 /** The service. */

@@ -56,6 +56,28 @@ export const verbOf = (input: Session.Input): string => {
   }
 }
 
+/** A verb's three series, looked up once per verb (the per-command path then does no string work). */
+interface VerbSeries {
+  readonly ok: Metric.Metric<number, unknown>
+  readonly err: Metric.Metric<number, unknown>
+  readonly seconds: Metric.Metric<number, unknown>
+}
+
+const verbSeries = new Map<string, VerbSeries>()
+
+const seriesOf = (verb: string): VerbSeries => {
+  let s = verbSeries.get(verb)
+  if (s === undefined) {
+    s = {
+      ok: metrics.commands.get(verb, "ok"),
+      err: metrics.commands.get(verb, "err"),
+      seconds: metrics.commandSeconds.get(verb)
+    }
+    verbSeries.set(verb, s)
+  }
+  return s
+}
+
 /** The first reply line a step sent, and whether it was -ERR. */
 const firstReply = (before: Session.State, step: Session.Step): { text: string; err: boolean } | undefined => {
   const first = step.out[0]
@@ -109,9 +131,9 @@ class Observer implements ConnectionObserver {
   stepped(input: Session.Input, before: Session.State, step: Session.Step): void {
     const reply = firstReply(before, step)
     if (input._tag !== "SaslResponse") {
-      const verb = verbOf(input)
-      this.add(metrics.commands.get(verb, reply?.err === true ? "err" : "ok"), 1)
-      this.add(metrics.commandSeconds.get(verb), (performance.now() - this.startedAt) / 1000)
+      const series = seriesOf(verbOf(input))
+      this.add(reply?.err === true ? series.err : series.ok, 1)
+      this.add(series.seconds, (performance.now() - this.startedAt) / 1000)
     }
     if (step.login !== undefined) this.add(metrics.logins.get(step.login.mechanism, step.login.result), 1)
     if (reply !== undefined && this.log?.enabled()) {

@@ -36,7 +36,8 @@ export class TemplateError {
 /** Reads the warning template named by the settings (or the built-in one). */
 export const readTemplate = (settings: Settings): Effect.Effect<string, TemplateError> =>
   Effect.try({
-    try: () => Fs.readFileSync(settings.quotaWarningTemplate === "" ? defaultTemplatePath : settings.quotaWarningTemplate, "utf8"),
+    try: () =>
+      Fs.readFileSync(settings.quotaWarningTemplate === "" ? defaultTemplatePath : settings.quotaWarningTemplate, "utf8"),
     catch: (e) =>
       new TemplateError(`cannot read quota-warning-template ${settings.quotaWarningTemplate}: ${(e as Error).message}`)
   })
@@ -102,7 +103,8 @@ export const render = (template: string, from: string, info: Quota.WarningInfo, 
   if (!has("From")) added.push(["From", `Mail server <${from}>`])
   if (!has("To") && /^[^\s@<>]+@[^\s@<>]+$/.test(info.user)) added.push(["To", `<${info.user}>`])
   if (!has("Date")) added.push(["Date", rfc5322Date(now)])
-  if (!has("Message-ID")) added.push(["Message-ID", `<quota-${now}.${Crypto.randomBytes(6).toString("hex")}@${domain}>`])
+  const id = `<quota-${now}.${Crypto.randomBytes(6).toString("hex")}@${domain}>`
+  if (!has("Message-ID")) added.push(["Message-ID", id])
   if (!has("Subject")) added.push(["Subject", `Your mailbox is ${info.percent}% full`])
   if (!has("Auto-Submitted")) added.push(["Auto-Submitted", "auto-generated"])
   if (!has("MIME-Version")) added.push(["MIME-Version", "1.0"])
@@ -121,14 +123,16 @@ export const make = (
 ): Quota.Policy => ({
   limit: (user) => Effect.map(own(user), (q) => limitFor(settings, q)),
   warningPercent: settings.quotaWarningPercent,
-  warning: (info) => Effect.map(Clock.currentTimeMillis, (now) => render(template, settings.quotaWarningFrom, info, now))
+  warning: (info) =>
+    Effect.map(Clock.currentTimeMillis, (now) => render(template, settings.quotaWarningFrom, info, now))
 })
 
 /**
  * Each user's own limits for commands that run without a directory (`deliver`, `mailbox stats`): their line in the
  * users file, read when asked. A rule that cannot be used is logged and the default applies.
  */
-export const ownFromUsersFile = (settings: Settings) => (user: string): Effect.Effect<QuotaRule.UserQuota | undefined> =>
+export const ownFromUsersFile = (settings: Settings) =>
+(user: string): Effect.Effect<QuotaRule.UserQuota | undefined> =>
   Effect.gen(function*() {
     const file = yield* Effect.orElseSucceed(UsersFile.read(settings.usersFile), () => undefined)
     const line = file === undefined ? undefined : UsersFile.users(file).find((u) => u.name === user)
@@ -136,7 +140,8 @@ export const ownFromUsersFile = (settings: Settings) => (user: string): Effect.E
     const quota = UsersFile.quotaField(line.rest)
     if (Result.isSuccess(quota)) return quota.success
     yield* Effect.logWarning(
-      `users file: user ${JSON.stringify(user)} has an unusable quota_rule (${quota.failure}); the default quota applies`
+      `users file: user ${JSON.stringify(user)} has an unusable quota_rule (${quota.failure}); ` +
+        "the default quota applies"
     )
     return undefined
   })
@@ -146,9 +151,13 @@ export const fromUsersFile = (settings: Settings): Effect.Effect<Quota.Policy, T
   Effect.map(readTemplate(settings), (template) => make(settings, template, ownFromUsersFile(settings)))
 
 /** The Maildir store with the quota policy `serve` uses: each user's own limits from the directory. */
-export const maildirLayer = (settings: Settings, template: string): Layer.Layer<Mailbox.Mailbox, never, Directory.Directory> =>
+export const maildirLayer = (
+  settings: Settings,
+  template: string
+): Layer.Layer<Mailbox.Mailbox, never, Directory.Directory> =>
   Layer.effect(Mailbox.Mailbox)(Effect.gen(function*() {
     const directory = yield* Directory.Directory
-    const quota = make(settings, template, (user) => Effect.map(directory.lookup(user), (r) => Option.getOrUndefined(r)?.quota))
+    const own = (user: string) => Effect.map(directory.lookup(user), (r) => Option.getOrUndefined(r)?.quota)
+    const quota = make(settings, template, own)
     return yield* Maildir.make({ root: settings.maildirRoot, quota })
   }))

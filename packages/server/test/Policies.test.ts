@@ -9,6 +9,8 @@ import * as Connection from "../src/Connection.ts"
 import * as Limits from "../src/Limits.ts"
 import * as LoginInterval from "../src/LoginInterval.ts"
 import * as Retention from "../src/Retention.ts"
+import * as Server from "../src/Server.ts"
+import * as Settings from "../src/Settings.ts"
 import type * as Session from "../src/Session.ts"
 import * as Throttle from "../src/Throttle.ts"
 import * as FakeSocket from "./FakeSocket.ts"
@@ -99,6 +101,24 @@ describe("CAPA EXPIRE and LOGIN-DELAY", () => {
       assert.include(yield* capa(never.client), "EXPIRE NEVER")
       yield* quit(never)
     }).pipe(services()))
+})
+
+describe("the session environment from the settings", () => {
+  it.effect("EXPIRE from the retention settings, LOGIN-DELAY from login-interval", () =>
+    Effect.gen(function*() {
+      const load = (flags: Record<string, string>) =>
+        Settings.load({ flags: { data: "/nonexistent", ...flags }, env: {}, isRoot: false })
+      const off = Server.sessionEnv(yield* load({}), [], false)
+      assert.strictEqual(off.expire, "NEVER")
+      assert.strictEqual(off.loginInterval, 0)
+      const on = Server.sessionEnv(
+        yield* load({ "retention-days": "60", "retention-retrieved-days": "7", "login-interval": "900" }),
+        [],
+        false
+      )
+      assert.strictEqual(on.expire, "7")
+      assert.strictEqual(on.loginInterval, 900)
+    }))
 })
 
 describe("LOGIN-DELAY enforcement", () => {

@@ -41,7 +41,9 @@ export const admit = (
   })
 
 const rearm = (home: string) =>
-  Files.unlinkIfPresent(Path.join(home, warnedFileName)).pipe(Effect.mapError(Files.toMailboxError("re-arm the quota warning")))
+  Files.unlinkIfPresent(Path.join(home, warnedFileName)).pipe(
+    Effect.mapError(Files.toMailboxError("re-arm the quota warning"))
+  )
 
 /** Creates the warned file; true for the one caller that created it. */
 const claim = (home: string, threshold: number) =>
@@ -89,7 +91,7 @@ export const delivered = (
     }
   })
 
-/** After removing messages of `freed` octets and count: records it, and re-arms the warning once under the threshold. */
+/** After removing messages of `freed` octets and count: records it, and re-arms the warning once below threshold. */
 export const removed = (
   home: string,
   user: string,
