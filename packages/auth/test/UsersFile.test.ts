@@ -187,10 +187,13 @@ describe("UsersFile CLI operations", () => {
       assert.deepStrictEqual((yield* UsersFile.list(path)).map((l) => l.name), ["ok"])
     }))
 
-  it.effect("a missing directory is an Io error", () =>
+  it.effect("a missing directory is created (mode 0700); an impossible one is an Io error", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
-      const error = yield* Effect.flip(UsersFile.add(NodePath.join(dir, "no", "users"), "a", "pw", hashOptions))
+      yield* UsersFile.add(NodePath.join(dir, "new", "users"), "a", "pw", hashOptions)
+      assert.strictEqual((yield* Effect.promise(() => Fs.stat(NodePath.join(dir, "new")))).mode & 0o777, 0o700)
+      yield* Effect.promise(() => Fs.writeFile(NodePath.join(dir, "plain-file"), "x"))
+      const error = yield* Effect.flip(UsersFile.add(NodePath.join(dir, "plain-file", "users"), "a", "pw", hashOptions))
       assert.strictEqual(error.reason, "Io")
     }))
 })
