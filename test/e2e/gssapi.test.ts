@@ -164,24 +164,24 @@ describe.skipIf(skip !== undefined)(`AUTH GSSAPI end to end${skip === undefined 
     it("refuses a principal that maps to no user in the users file", async () => {
       const r = await python([], realm.kinit("user2"))
       expect(r.code).toBe(1)
-      expect(r.result.result).toBe("-ERR [AUTH] Authentication failed")
+      expect(r.result.result).toMatch(/^-ERR \[AUTH\] Authentication failed/)
       expect(server.stdout()).toContain("principal user2@EXAMPLE.TEST maps to unknown user user2")
     })
 
     it("refuses a security layer that was not offered", async () => {
       const r = await python(["--layer", "2"])
-      expect(r.result.result).toBe("-ERR [AUTH] Authentication failed")
+      expect(r.result.result).toMatch(/^-ERR \[AUTH\] Authentication failed/)
     })
 
     it("refuses an authzid of another user", async () => {
       const r = await python(["--mutual", "--authzid", "carol"])
-      expect(r.result.result).toBe("-ERR [AUTH] Authentication failed")
+      expect(r.result.result).toMatch(/^-ERR \[AUTH\] Authentication failed/)
     })
 
     it("refuses a ticket for the wrong service", async () => {
       const r = await python(["--service", "imap"])
       expect(r.code).toBe(1)
-      expect(r.result.result).toBe("-ERR [AUTH] Authentication failed")
+      expect(r.result.result).toMatch(/^-ERR \[AUTH\] Authentication failed/)
     })
   })
 

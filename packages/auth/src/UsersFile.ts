@@ -417,11 +417,14 @@ export const make: (options: LayerOptions) => Effect.Effect<Directory.Directory[
   let state = yield* load()
   let checkedAt = yield* Clock.currentTimeMillis
   let lastError = ""
+  // While one login re-reads the file, logins arriving meanwhile wait for it instead of using the old list.
+  let refreshing = false
 
   const refresh = (now: number) =>
     Effect.gen(function*() {
       if (now - checkedAt < interval) return
       checkedAt = now
+      refreshing = true
       // A failed stat gives a stamp that never matches, so `load` runs and reports it.
       const stamp = yield* Effect.promise(() => stampOf(path).catch(() => "unknown"))
       if (stamp === state.stamp) return
@@ -435,11 +438,11 @@ export const make: (options: LayerOptions) => Effect.Effect<Directory.Directory[
         lastError = next.failure.message
         yield* Effect.logWarning(`${next.failure.message}; keeping the previous users`, next.failure.cause)
       }
-    })
+    }).pipe(Effect.ensuring(Effect.sync(() => void (refreshing = false))))
 
   const current = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    if (now - checkedAt >= interval) yield* lock.withPermits(1)(refresh(now))
+    if (refreshing || now - checkedAt >= interval) yield* lock.withPermits(1)(refresh(now))
     return state.snap
   })
 
