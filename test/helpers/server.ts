@@ -267,9 +267,9 @@ const startOnce = async (options: StartOptions): Promise<Server> => {
       if (r.code !== 0) throw new Error(`user add ${name} failed (${r.code}): ${r.stdout}${r.stderr}`)
     },
     deliver: async (user, message) => {
-      // Messages go in on stdin, as an MTA gives them. Large ones go as a FILE argument instead, because stdin
-      // delivery of more than a pipe buffer fails with EAGAIN (a server bug that test/e2e/cli.test.ts shows);
-      // the other tests must not depend on it.
+      // Messages go in on stdin, as an MTA gives them; large ones as a FILE argument, so that the suites that
+      // need big messages do not depend on stdin handling (test/e2e/cli.test.ts covers large stdin deliveries;
+      // reading stdin once failed with EAGAIN past a pipe buffer).
       let file: string | undefined
       if (Buffer.byteLength(message) > 32 * 1024) {
         file = Path.join(Path.dirname(dataDir), `message-${process.pid}-${Date.now()}-${Math.random()}.eml`)

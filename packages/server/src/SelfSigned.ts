@@ -62,7 +62,8 @@ export const make = (options: { readonly commonName?: string; readonly days?: nu
   )
   const tbs = seq(
     explicit(0, integer(Buffer.from([2]))),
-    integer(Crypto.randomBytes(16).map((b, i) => (i === 0 ? b & 0x7f : b))),
+    // A positive serial with a non-zero first octet, so its DER INTEGER is minimal (OpenSSL refuses padding).
+    integer(Crypto.randomBytes(16).map((b, i) => (i === 0 ? (b & 0x7f) || 1 : b))),
     ecdsaWithSha256,
     name,
     seq(time(now), time(notAfter)),
