@@ -29,6 +29,7 @@ import * as LockFile from "./LockFile.ts"
 import * as Maildirsize from "./Maildirsize.ts"
 import * as Quota from "./Quota.ts"
 import * as Retention from "./Retention.ts"
+import * as UidList from "./UidList.ts"
 import * as Files from "./internal/files.ts"
 import type { Found, Paths, Sizes } from "./internal/layout.ts"
 import * as Layout from "./internal/layout.ts"
@@ -66,6 +67,12 @@ const uniqueName = (sizes: Sizes) =>
     const usecs = (nanos / 1000n) % 1_000_000n
     return `${secs}.M${usecs}P${process.pid}Q${++deliveryCounter}.${sanitizedHost},S=${sizes.storageSize},W=${sizes.wireSize}`
   })
+
+/** A mailbox state is reused for warm opens only when nothing in it changed for this long (timestamps are coarse). */
+const warmSettleMs = 2_000
+
+/** How many mailboxes' last states are kept for warm opens. */
+const warmMailboxes = 1_000
 
 /** Builds the Maildir store's service value over `options.root`. */
 export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
@@ -107,10 +114,41 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         return p
       })
 
+    /**
+     * Warm opens: the last clean state of a mailbox, reused while its UID list and both folders are unchanged (any
+     * delivery, removal or rename changes a folder's mtime). A state is kept only when nothing changed in the last
+     * `warmSettleMs`, so a change within one coarse timestamp tick is never missed. At most `warmMailboxes` kept.
+     */
+    const warm = new Map<string, { readonly stamp: string; readonly state: State }>()
+    const stampOf = (p: Paths) =>
+      Effect.promise(async () => {
+        const [list, fresh, cur] = await Promise.all([
+          Fs.stat(Path.join(p.home, UidList.fileName), { bigint: true }),
+          Fs.stat(p.new, { bigint: true }),
+          Fs.stat(p.cur, { bigint: true })
+        ]).catch(() => [undefined, undefined, undefined] as const)
+        if (list === undefined || fresh === undefined || cur === undefined) return undefined
+        const newestMs = Math.max(Number(list.mtimeMs), Number(fresh.mtimeMs), Number(cur.mtimeMs))
+        return {
+          stamp: `${list.ino}:${list.size}:${list.mtimeNs}:${fresh.mtimeNs}:${cur.mtimeNs}`,
+          settled: Date.now() - newestMs > warmSettleMs
+        }
+      })
+
     const open = Effect.fn("Maildir.open")(function*(user: string) {
       const p = yield* mailbox(user)
+      const before = yield* stampOf(p)
+      const hit = warm.get(p.home)
+      if (before !== undefined && hit !== undefined && hit.stamp === before.stamp) return view(p, user, hit.state)
       const { cache, clean } = yield* survey(p)
-      return view(p, user, clean ?? (yield* withLock(p, reconcile(p, cache, true))))
+      const state = clean ?? (yield* withLock(p, reconcile(p, cache, true)))
+      const after = clean === undefined ? undefined : yield* stampOf(p)
+      warm.delete(p.home)
+      if (after !== undefined && before !== undefined && after.stamp === before.stamp && after.settled) {
+        warm.set(p.home, { stamp: after.stamp, state })
+        if (warm.size > warmMailboxes) warm.delete(warm.keys().next().value!)
+      }
+      return view(p, user, state)
     })
 
     const view = (p: Paths, user: string, state: State): MailboxView => {

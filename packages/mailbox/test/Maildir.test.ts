@@ -452,3 +452,45 @@ describe("Maildir concurrency", () => {
       assertBijection([...finalPairs, ...fromChild.delivered, ...fromChild.seen, ...fromParent])
     }), 60_000)
 })
+
+describe("Maildir warm opens", () => {
+  /** Ages the UID list and both folders so the store may reuse its last state. */
+  const settle = (home: string) =>
+    Effect.promise(async () => {
+      const old = Date.now() / 1000 - 60
+      for (const p of [Path.join(home, UidList.fileName), Path.join(home, "new"), Path.join(home, "cur")]) {
+        await Fs.utimes(p, old, old)
+      }
+    })
+
+  it.live("a settled mailbox is reused, and any delivery, removal or rename is still seen at the next open", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const home = Path.join(root, "alice")
+      const store = yield* Maildir.make({ root })
+      yield* store.deliver("alice", bytes("Subject: 1\n\none\n"))
+      yield* store.deliver("alice", bytes("Subject: 2\n\ntwo\n"))
+      yield* store.open("alice")
+      yield* settle(home)
+      const first = yield* store.open("alice")
+      const again = yield* store.open("alice")
+      assert.deepStrictEqual(again.messages, first.messages)
+      // Another MTA drops a message into new/: the folder's mtime moves, the next open sees it.
+      yield* drop(Path.join(home, "new"), "1700000000.M1P1.other", "Subject: 3\n\nthree\n")
+      const third = yield* store.open("alice")
+      assert.deepStrictEqual(third.messages.map((m) => m.uid), [1, 2, 3])
+      // A removal by another session, after settling again.
+      yield* settle(home)
+      yield* store.open("alice")
+      yield* (yield* store.open("alice")).commitUpdate([0])
+      assert.deepStrictEqual((yield* store.open("alice")).messages.map((m) => m.uid), [2, 3])
+      // A flag rename by another tool: the message stays readable under its new name.
+      yield* settle(home)
+      const before = yield* store.open("alice")
+      const [name] = (yield* ls(Path.join(home, "cur"))).filter((n) => n.includes("other"))
+      yield* Effect.promise(() => Fs.rename(Path.join(home, "cur", name!), Path.join(home, "cur", name!.replace(/:2,.*$/, ":2,S"))))
+      const after = yield* store.open("alice")
+      assert.deepStrictEqual(after.messages, before.messages)
+      assert.strictEqual(text(yield* readAll(after, 1)), "Subject: 3\n\nthree\n")
+    }))
+})
