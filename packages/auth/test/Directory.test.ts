@@ -68,12 +68,15 @@ describe("Directory", () => {
       yield* time("alice") // warm up
       let wrong = Infinity
       let unknown = Infinity
-      for (let i = 0; i < 3; i++) {
+      // Minima over alternating rounds, and a loose bound: this only guards against the unknown-user path skipping
+      // the hash (which would make it ~100x faster); the exact work is checked by counting hash calls elsewhere.
+      // Other load on a shared CI machine can stretch single samples several-fold.
+      for (let i = 0; i < 6; i++) {
         wrong = Math.min(wrong, yield* time("alice"))
         unknown = Math.min(unknown, yield* time("nobody"))
       }
-      assert.isAbove(unknown, wrong / 2, `unknown ${unknown.toFixed(1)} ms vs wrong ${wrong.toFixed(1)} ms`)
-    }), 30_000)
+      assert.isAbove(unknown, wrong / 4, `unknown ${unknown.toFixed(1)} ms vs wrong ${wrong.toFixed(1)} ms`)
+    }), 60_000)
 
   it.effect("lookup returns the record with the stored string redacted", () =>
     Effect.gen(function*() {
