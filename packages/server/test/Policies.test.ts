@@ -3,7 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { Directory, Plain } from "@pop3d/auth"
+import { Directory } from "@pop3d/auth"
 import { Mailbox } from "@pop3d/mailbox"
 import * as Connection from "../src/Connection.ts"
 import * as Limits from "../src/Limits.ts"
@@ -14,29 +14,11 @@ import * as Settings from "../src/Settings.ts"
 import type * as Session from "../src/Session.ts"
 import * as Throttle from "../src/Throttle.ts"
 import * as FakeSocket from "./FakeSocket.ts"
+import * as Fixtures from "./fixtures.ts"
 
-const baseEnv: Session.Env = {
-  exactRfc822Size: true,
-  plaintext: "allowed",
-  maxAuthFailures: 3,
-  maxCommandSize: 512,
-  tlsAvailable: false,
-  mechanisms: [Plain.mechanism],
-  implementation: "pop3d"
-}
+const baseEnv: Session.Env = Fixtures.env
 
-const options = (env: Session.Env): Connection.ConnectionOptions => ({
-  env,
-  secure: false,
-  tls: undefined,
-  maxCommandSize: 512,
-  maxSaslResponse: 65536,
-  unauthenticatedTimeout: 60,
-  authenticatedTimeout: 1800,
-  peer: "192.0.2.1:1234",
-  address: "192.0.2.1",
-  listener: "test"
-})
+const options = Fixtures.connectionOptions
 
 const services = (maxSessionsPerUser = 0) =>
   Effect.provide(Layer.mergeAll(

@@ -3,11 +3,12 @@
 // invariants of docs/ARCHITECTURE.md.
 import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Effect, Layer, Result, Schema, Stream } from "effect"
-import { Directory, Plain } from "@pop3d/auth"
+import { Directory } from "@pop3d/auth"
 import { Mailbox } from "@pop3d/mailbox"
 import * as Limits from "../src/Limits.ts"
 import * as Session from "../src/Session.ts"
 import * as Throttle from "../src/Throttle.ts"
+import * as Fixtures from "./fixtures.ts"
 
 const messages = [
   "Subject: one\r\n\r\nhello\r\n",
@@ -17,15 +18,7 @@ const messages = [
 const normalise = (s: string) => s.replace(/\r\n|\r|\n/g, "\r\n").replace(/([^\n])$/, "$1\r\n")
 const wire = messages.map(normalise)
 
-const env: Session.Env = {
-  exactRfc822Size: true,
-  plaintext: "allowed",
-  maxAuthFailures: 3,
-  maxCommandSize: 512,
-  tlsAvailable: false,
-  mechanisms: [Plain.mechanism],
-  implementation: "pop3d"
-}
+const env: Session.Env = Fixtures.env
 
 const Step = Schema.Literals([
   "USER alice", "USER bob", "PASS secret", "PASS wrong", "STAT", "LIST", "LIST 1", "LIST 2", "LIST 3", "LIST 4",
