@@ -67,7 +67,7 @@ const loadSettings = (flags: Record<string, Option.Option<string>>) =>
 const serve = Command.make("serve", serveFlags, (flags) =>
   Effect.gen(function*() {
     const settings = yield* loadSettings(flags)
-    for (const w of Settings.warnings(settings)) yield* Effect.logWarning(w)
+    if (settings.logLevel !== "error") for (const w of Settings.warnings(settings)) yield* Effect.logWarning(w)
     // The embedded default (certificate, first user) is made before the directory and store start serving.
     const prepared = yield* DataDir.prepare(settings).pipe(Effect.provide(Maildir.layer({ root: settings.maildirRoot })))
     const mechanisms = yield* Mechanisms.fromSettings(settings)
