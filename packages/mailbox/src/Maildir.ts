@@ -108,9 +108,15 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         if (!stat.isDirectory()) {
           return yield* new MailboxError({ reason: "Unavailable", message: "the mail store root is not a directory" })
         }
-        yield* Effect.forEach([p.home, p.new, p.cur, p.tmp], Files.ensureDir, { discard: true }).pipe(
-          Effect.mapError(Files.toMailboxError("create the mailbox"))
+        // Every login comes here: check the usual case (all three folders there) with stats, and only then create.
+        const present = yield* Effect.promise(() =>
+          Promise.all([p.new, p.cur, p.tmp].map((dir) => Fs.stat(dir).then((s) => s.isDirectory(), () => false)))
         )
+        if (!present.every(Boolean)) {
+          yield* Effect.forEach([p.home, p.new, p.cur, p.tmp], Files.ensureDir, { discard: true }).pipe(
+            Effect.mapError(Files.toMailboxError("create the mailbox"))
+          )
+        }
         return p
       })
 
