@@ -5,7 +5,8 @@
  * a store never throws, it fails with a `MailboxError`.
  */
 import { Rfc822 } from "@pop3d/protocol"
-import { Clock, Context, Effect, Layer, Schema, Stream } from "effect"
+import { Cause, Clock, Context, Effect, Layer, Schema, Stream } from "effect"
+import type { Scope } from "effect"
 import * as Quota from "./Quota.ts"
 import * as Retention from "./Retention.ts"
 
@@ -49,11 +50,22 @@ export interface MessageInfo {
   readonly storageSize: number
 }
 
+/** One message opened for reading (`MailboxView.openMessage`). */
+export interface MessageReader {
+  /** Fills the front of `buffer` with the message's next stored octets and says how many; 0 at the end. */
+  read(buffer: Uint8Array): Effect.Effect<number, MailboxError>
+}
+
 /** One session's snapshot of a mailbox, fixed at open; message number n is index n-1. */
 export interface MailboxView {
   /** The messages as they were at open; later deliveries and removals by others do not show. */
   readonly messages: ReadonlyArray<MessageInfo>
-  /** Streams the stored bytes of one message (0-based index) in chunks of at most `readChunkSize`. */
+  /**
+   * Opens one message (0-based index) for reading into the caller's buffers until the scope closes (so a server
+   * can reuse its buffers); fails with `MessageGone` if another session removed it meanwhile.
+   */
+  openMessage(index: number): Effect.Effect<MessageReader, MailboxError, Scope.Scope>
+  /** Streams the stored bytes of one message in fresh chunks of at most `readChunkSize` (`streamOf` its reader). */
   read(index: number): Stream.Stream<Uint8Array, MailboxError>
   /** Removes exactly the messages at these indices (already gone counts as removed) and no other. */
   commitUpdate(indices: ReadonlyArray<number>): Effect.Effect<{ readonly removed: number }, MailboxError>
@@ -95,6 +107,18 @@ export class Mailbox extends Context.Service<Mailbox, {
 
 /** The largest chunk a `read` stream emits (64 KiB). */
 export const readChunkSize = 64 * 1024
+
+/** A message reader as a Stream of fresh chunks of at most `readChunkSize` octets (what `MailboxView.read` is). */
+export const streamOf = (
+  open: Effect.Effect<MessageReader, MailboxError, Scope.Scope>
+): Stream.Stream<Uint8Array, MailboxError> =>
+  Stream.unwrap(Effect.map(open, (reader) => {
+    const next = Effect.suspend(() => {
+      const buffer = Buffer.allocUnsafe(readChunkSize)
+      return Effect.flatMap(reader.read(buffer), (n) => (n === 0 ? Cause.done() : Effect.succeed([buffer.subarray(0, n)] as const)))
+    })
+    return Stream.fromPull(Effect.succeed(next))
+  }))
 
 /**
  * Checks that a mailbox name can name a mailbox in any store: not empty, not
@@ -208,14 +232,6 @@ export const makeMemory = (
       if (box.warned && !Quota.reached(usageOf(box), limit, policy.warningPercent)) box.warned = false
     })
 
-  const chunksOf = (bytes: Uint8Array): Array<Uint8Array> => {
-    const chunks: Array<Uint8Array> = []
-    for (let offset = 0; offset < bytes.length; offset += readChunkSize) {
-      chunks.push(bytes.slice(offset, offset + readChunkSize))
-    }
-    return chunks
-  }
-
   const open = (user: string) =>
     Effect.map(validateUser(user), (user): MailboxView => {
       const box = boxOf(user)
@@ -226,16 +242,27 @@ export const makeMemory = (
         storageSize: m.bytes.length
       }))
       const current = (uid: number) => box.messages.find((m) => m.uid === uid)
+      const openMessage = (index: number) =>
+        Effect.gen(function*() {
+          yield* checkIndex(snapshot, index)
+          const uid = snapshot[index]!.uid
+          const message = current(uid)
+          if (message === undefined) return yield* messageGone(uid)
+          let offset = 0
+          return {
+            read: (buffer: Uint8Array) =>
+              Effect.sync(() => {
+                const n = Math.min(buffer.length, message.bytes.length - offset)
+                buffer.set(message.bytes.subarray(offset, offset + n))
+                offset += n
+                return n
+              })
+          }
+        })
       return {
         messages,
-        read: (index) =>
-          Stream.unwrap(Effect.gen(function*() {
-            yield* checkIndex(snapshot, index)
-            const uid = snapshot[index]!.uid
-            const message = current(uid)
-            if (message === undefined) return yield* messageGone(uid)
-            return Stream.fromIterable(chunksOf(message.bytes))
-          })),
+        openMessage,
+        read: (index) => streamOf(openMessage(index)),
         commitUpdate: (indices) =>
           Effect.gen(function*() {
             for (const index of indices) yield* checkIndex(snapshot, index)

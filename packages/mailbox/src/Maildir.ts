@@ -18,13 +18,15 @@
  * name, so they keep their UIDs. Lock backoff and file names use Effect's
  * Clock, so run this store under a live clock.
  */
+import * as FsSync from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Rfc822 } from "@pop3d/protocol"
-import { Cause, Clock, Effect, Layer, Stream } from "effect"
-import type { MailboxView, MessageInfo, Stats } from "./Mailbox.ts"
-import { checkIndex, Mailbox, MailboxError, messageGone, readChunkSize, validateUser } from "./Mailbox.ts"
+import { Clock, Effect, Layer } from "effect"
+import type { Scope } from "effect"
+import type { MailboxView, MessageInfo, MessageReader, Stats } from "./Mailbox.ts"
+import { checkIndex, Mailbox, MailboxError, messageGone, streamOf, validateUser } from "./Mailbox.ts"
 import * as LockFile from "./LockFile.ts"
 import * as Maildirsize from "./Maildirsize.ts"
 import * as Quota from "./Quota.ts"
@@ -146,9 +148,9 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       const before = yield* stampOf(p)
       const hit = warm.get(p.home)
       if (before !== undefined && hit !== undefined && hit.stamp === before.stamp) return view(p, user, hit.state)
-      const { cache, clean } = yield* survey(p)
-      const state = clean ?? (yield* withLock(p, reconcile(p, cache, true)))
-      const after = clean === undefined ? undefined : yield* stampOf(p)
+      const surveyed = yield* survey(p)
+      const state = surveyed.clean ?? (yield* withLock(p, reconcile(p, surveyed, true)))
+      const after = surveyed.clean === undefined ? undefined : yield* stampOf(p)
       warm.delete(p.home)
       if (after !== undefined && before !== undefined && after.stamp === before.stamp && after.settled) {
         warm.set(p.home, { stamp: after.stamp, state })
@@ -187,24 +189,58 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
           })
         })
 
-      const read = (index: number): Stream.Stream<Uint8Array, MailboxError> =>
-        Stream.unwrap(Effect.gen(function*() {
-          yield* checkIndex(entries, index)
-          const handle = yield* Effect.acquireRelease(
-            onFile(index, (path) => Files.orAbsent(Files.attempt(() => Fs.open(path, "r")))).pipe(
-              Effect.mapError((e) => (e instanceof MailboxError ? e : Files.toMailboxError("open a message")(e))),
-              Effect.flatMap((h) => (h === undefined ? Effect.fail(messageGone(entries[index]!.uid)) : Effect.succeed(h)))
-            ),
-            (h) => Effect.promise(() => h.close().catch(() => undefined))
+      // Message files are read with synchronous calls: on a local, page-cached file an open, a read and a close
+      // cost a few microseconds each, where a thread-pool round trip costs tens (the bulk of a RETR's CPU). A cold
+      // disk blocks the event loop for one read, of at most the caller's buffer.
+      const openMessage = (index: number): Effect.Effect<MessageReader, MailboxError, Scope.Scope> =>
+        Effect.suspend(() => {
+          if (!Number.isInteger(index) || index < 0 || index >= entries.length) {
+            return Effect.andThen(checkIndex(entries, index), Effect.never) // checkIndex dies here
+          }
+          // The fast path, taken by almost every RETR: the file is where it was last seen.
+          const found = located[index]
+          if (found !== undefined) {
+            try {
+              return opened(FsSync.openSync(filePath(p, found), "r"))
+            } catch (e) {
+              if (!Files.isCode(e as Files.FsError, "ENOENT")) {
+                return Effect.fail(Files.toMailboxError("open a message")(e as Files.FsError))
+              }
+              located[index] = undefined
+            }
+          }
+          return onFile(index, (path) => Files.orAbsent(Files.attemptSync(() => FsSync.openSync(path, "r")))).pipe(
+            Effect.mapError((e) => (e instanceof MailboxError ? e : Files.toMailboxError("open a message")(e))),
+            Effect.flatMap((fd) => (fd === undefined ? Effect.fail(messageGone(entries[index]!.uid)) : opened(fd)))
           )
-          const pull = Files.attempt(() => handle.read(Buffer.allocUnsafe(readChunkSize), 0, readChunkSize, null)).pipe(
-            Effect.mapError(Files.toMailboxError("read a message")),
-            Effect.flatMap(({ buffer, bytesRead }) =>
-              bytesRead === 0 ? Cause.done() : Effect.succeed([buffer.subarray(0, bytesRead)] as const)
-            )
-          )
-          return Stream.fromPull(Effect.succeed(pull))
-        }))
+        })
+
+      /** A reader over an open file, which the scope closes (if the reader has not, at the end of the file). */
+      const opened = (descriptor: number): Effect.Effect<MessageReader, never, Scope.Scope> => {
+        let fd: number | undefined = descriptor
+        const close = () => {
+          if (fd === undefined) return
+          try {
+            FsSync.closeSync(fd)
+          } catch {
+            // the file was only read: a failed close loses nothing
+          }
+          fd = undefined
+        }
+        // A short read of a regular file is its end: the file is closed then, without another read.
+        const read = (buffer: Uint8Array): Effect.Effect<number, MailboxError> =>
+          Effect.suspend(() => {
+            if (fd === undefined || buffer.length === 0) return Effect.succeed(0)
+            try {
+              const n = FsSync.readSync(fd, buffer, 0, buffer.length, null)
+              if (n < buffer.length) close()
+              return Effect.succeed(n)
+            } catch (e) {
+              return Effect.fail(Files.toMailboxError("read a message")(e as Files.FsError))
+            }
+          })
+        return Effect.as(Effect.addFinalizer(() => Effect.sync(close)), { read })
+      }
 
       const commitUpdate = (indices: ReadonlyArray<number>) =>
         Effect.gen(function*() {
@@ -241,15 +277,18 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
           return { removed: removed.size }
         }).pipe(Effect.uninterruptible)
 
-      const markRetrieved = (index: number) =>
-        Effect.gen(function*() {
+      const markRetrieved = (index: number) => {
+        // Nothing to do, without an Effect of its own, when the file is known to carry the S flag in cur/ already.
+        const known = located[index]
+        if (known !== undefined && known.dir === "cur" && Layout.withFlag(known.name, "S") === known.name) return Effect.void
+        return Effect.gen(function*() {
           yield* checkIndex(entries, index)
           for (let attempt = 0; attempt < 5; attempt++) {
             const found = yield* locate(index)
             if (found === undefined) return
             const target = Layout.withFlag(found.name, "S")
             if (target === undefined || (found.dir === "cur" && target === found.name)) return
-            const rename = Files.attempt(() => Fs.rename(filePath(p, found), Path.join(p.cur, target)))
+            const rename = Files.attemptSync(() => FsSync.renameSync(filePath(p, found), Path.join(p.cur, target)))
             const moved = yield* Files.orAbsent(Effect.as(rename, true))
             located[index] = moved === undefined ? undefined : { dir: "cur", name: target, base: found.base }
             if (moved !== undefined) return
@@ -257,8 +296,9 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         }).pipe(
           Effect.mapError((e) => (e instanceof MailboxError ? e : Files.toMailboxError("mark a message retrieved")(e)))
         )
+      }
 
-      return { messages, read, commitUpdate, markRetrieved }
+      return { messages, openMessage, read: (index) => streamOf(openMessage(index)), commitUpdate, markRetrieved }
     }
 
     /** Delivers one message; `enforce` applies the quota and its warning (the warning message itself does not). */
@@ -275,11 +315,16 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         const newPath = Path.join(p.new, name)
         const cleanUp = Effect.ignore(Effect.all([Files.unlinkIfPresent(tmpPath), Files.unlinkIfPresent(newPath)]))
         // Files another MTA dropped earlier must get their (lower) UIDs first: measure them before locking.
-        const { cache } = yield* survey(p)
+        const surveyed = yield* survey(p)
 
-        yield* Effect.acquireUseRelease(
+        // The file's mtime (kept by the link into new/) places it among other files in delivery order.
+        const { mtimeMs } = yield* Effect.acquireUseRelease(
           Files.attempt(() => Fs.open(tmpPath, "wx", 0o600)),
-          (handle) => Effect.andThen(Files.attempt(() => handle.writeFile(message)), Files.attempt(() => handle.sync())),
+          (handle) =>
+            Files.attempt(() => handle.writeFile(message)).pipe(
+              Effect.andThen(Files.attempt(() => handle.sync())),
+              Effect.andThen(Files.attempt(() => handle.stat()))
+            ),
           (handle) => Effect.promise(() => handle.close().catch(() => undefined))
         ).pipe(Effect.mapError(Files.toMailboxError("write the message")), Effect.onError(() => cleanUp))
 
@@ -292,7 +337,8 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
               Effect.andThen(Files.syncDir(p.new)),
               Effect.mapError(Files.toMailboxError("move the message into new/"))
             )
-            const state = yield* reconcile(p, new Map([...cache, [name, sizes]]), false)
+            const delivered = { ...sizes, found: { dir: "new", name, base: name }, mtimeMs } as const
+            const state = yield* reconcile(p, { ...surveyed, measured: [...surveyed.measured, delivered] }, false)
             const entry = state.list.entries.find((e) => e.base === name)
             if (entry === undefined) {
               return yield* new MailboxError({ reason: "Unavailable", message: "the delivered message vanished" })
@@ -332,8 +378,8 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         return yield* new MailboxError({ reason: "NoSuchMailbox", message: `no mailbox "${user.slice(0, 64)}"` })
       }
       const p = yield* mailbox(user)
-      const { cache, clean } = yield* survey(p)
-      const state = clean ?? (yield* withLock(p, reconcile(p, cache, true)))
+      const surveyed = yield* survey(p)
+      const state = surveyed.clean ?? (yield* withLock(p, reconcile(p, surveyed, true)))
       const mtimes = yield* Effect.forEach(state.list.entries, (e) => {
         const found = state.files.get(e.base)
         return found === undefined

@@ -51,7 +51,9 @@ const decodeBase = (text: string): string =>
   text.replace(/%(25|0D|0A)/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
 
 const header = /^pop3d-uidlist (\d+) next=(\d+)$/
-const line = /^(\d+) (\d+) (\d+) (.+)$/
+
+// What `.` refuses in a base name besides LF, which ends the line.
+const lineBreak = /[\r\u2028\u2029]/
 
 const toInt = (digits: string): number | undefined => {
   const n = Number(digits)
@@ -65,32 +67,56 @@ export const render = (list: UidList): string => {
   return text
 }
 
-/** Parses file text, failing with a human reason at the first thing that is not exactly as `render` writes. */
+/** The number written in `text` from `from` to `to`: ASCII digits only, a safe integer; otherwise -1. */
+const numberAt = (text: string, from: number, to: number): number => {
+  if (from >= to) return -1
+  let n = 0
+  for (let i = from; i < to; i++) {
+    const digit = text.charCodeAt(i) - 48
+    if (digit < 0 || digit > 9) return -1
+    n = n * 10 + digit
+  }
+  return n <= Number.MAX_SAFE_INTEGER ? n : -1
+}
+
+/**
+ * Parses file text, failing with a human reason at the first thing that is not exactly as `render` writes. An
+ * entry line is scanned in place (a list may hold 100,000 of them): `<uid> <storage> <wire> <base>`, the numbers
+ * decimal digits, the base name not empty.
+ */
 export const parse = (text: string): Result.Result<UidList, string> => {
   if (!text.endsWith("\n")) return Result.fail("file does not end with a line end (truncated?)")
-  const lines = text.slice(0, -1).split("\n")
-  const head = header.exec(lines[0]!)
+  const headEnd = text.indexOf("\n")
+  const head = header.exec(text.slice(0, headEnd))
   if (head === null) return Result.fail("bad header line")
   if (head[1] !== String(version)) return Result.fail(`unknown version ${head[1]}`)
   const next = toInt(head[2]!)
   if (next === undefined || next < 1) return Result.fail("bad next UID")
   const entries: Array<Entry> = []
   const bases = new Set<string>()
-  for (let i = 1; i < lines.length; i++) {
-    const m = line.exec(lines[i]!)
-    const uid = m && toInt(m[1]!)
-    const storageSize = m && toInt(m[2]!)
-    const wireSize = m && toInt(m[3]!)
-    if (!m || !uid || storageSize == null || wireSize == null) return Result.fail(`bad entry on line ${i + 1}`)
-    const base = decodeBase(m[4]!)
-    if (base.includes("/") || base.includes(":")) return Result.fail(`bad base name on line ${i + 1}`)
-    if (uid >= next) return Result.fail(`UID ${uid} on line ${i + 1} is not below next=${next}`)
-    if (entries.length > 0 && uid <= entries[entries.length - 1]!.uid) {
-      return Result.fail(`UIDs out of order on line ${i + 1}`)
+  for (let start = headEnd + 1, lineNo = 2; start < text.length; lineNo++) {
+    const end = text.indexOf("\n", start)
+    const first = text.indexOf(" ", start)
+    const second = first === -1 || first > end ? -1 : text.indexOf(" ", first + 1)
+    const third = second === -1 || second > end ? -1 : text.indexOf(" ", second + 1)
+    if (third === -1 || third + 1 >= end) return Result.fail(`bad entry on line ${lineNo}`)
+    const uid = numberAt(text, start, first)
+    const storageSize = numberAt(text, first + 1, second)
+    const wireSize = numberAt(text, second + 1, third)
+    const written = text.slice(third + 1, end)
+    if (uid < 1 || storageSize < 0 || wireSize < 0 || lineBreak.test(written)) {
+      return Result.fail(`bad entry on line ${lineNo}`)
     }
-    if (bases.has(base)) return Result.fail(`base name repeated on line ${i + 1}`)
+    const base = written.includes("%") ? decodeBase(written) : written
+    if (base.includes("/") || base.includes(":")) return Result.fail(`bad base name on line ${lineNo}`)
+    if (uid >= next) return Result.fail(`UID ${uid} on line ${lineNo} is not below next=${next}`)
+    if (entries.length > 0 && uid <= entries[entries.length - 1]!.uid) {
+      return Result.fail(`UIDs out of order on line ${lineNo}`)
+    }
+    if (bases.has(base)) return Result.fail(`base name repeated on line ${lineNo}`)
     bases.add(base)
     entries.push({ uid, storageSize, wireSize, base })
+    start = end + 1
   }
   return Result.succeed({ next, entries })
 }

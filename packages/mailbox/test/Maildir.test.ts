@@ -134,6 +134,25 @@ describe("Maildir", () => {
       assert.deepStrictEqual(view.messages.map((m) => m.wireSize), [999, 8])
     }))
 
+  it.live("measures messages around its 1 MiB read exactly, a CRLF across the edge included", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const mib = 1024 * 1024
+      const messages = [mib - 1, mib, mib + 1, 2 * mib + 3].map((length, i) => {
+        const data = Buffer.alloc(length)
+        for (let j = 0; j < length; j++) data[j] = j % 61 === 60 ? 10 : j % 97 === 96 ? 13 : 97 + (j % 26)
+        if (length > mib) data.set([13, 10], mib - 1)
+        if (i === 1) data[length - 1] = 13
+        return data
+      })
+      for (const [i, data] of messages.entries()) yield* drop(Path.join(root, "alice", "new"), `${i}.mta`, data, i + 1)
+      const view = yield* (yield* Maildir.make({ root })).open("alice")
+      assert.deepStrictEqual(
+        view.messages.map((m) => [m.storageSize, m.wireSize]),
+        messages.map((data) => [data.length, referenceWireSize(data)])
+      )
+    }))
+
   it.live("a crash between removing files and writing the UID list loses no UID and reuses none", () =>
     Effect.gen(function*() {
       const root = yield* tempDir

@@ -116,10 +116,21 @@ describe("DotStuffer", () => {
     assert.isFalse(stuffer.done)
   })
 
-  it("an unchanged chunk is passed through without copying", () => {
+  it("encodeInto writes at the offset, returns the end, and touches nothing else", () => {
     const stuffer = DotStuffer.make()
-    const chunk = bytes("a\r\nb\r\n")
-    assert.strictEqual(stuffer.push(chunk), chunk)
+    const chunk = bytes(".a\nb")
+    const out = new Uint8Array(4 + DotStuffer.maxEncodedLength(chunk.length) + 4).fill(0xff)
+    const end = stuffer.encodeInto(chunk, out, 4)
+    assert.strictEqual(Buffer.from(out.subarray(4, end)).toString("latin1"), "..a\r\nb")
+    assert.isTrue(out.subarray(0, 4).every((b) => b === 0xff))
+    assert.isTrue(out.subarray(end).every((b) => b === 0xff))
+  })
+
+  it("no chunk encodes to more than maxEncodedLength octets", () => {
+    for (const text of [".\n.\n.\n", "\r\r\r", "\n\n\n", ".\r.\r", "."]) {
+      const chunk = bytes(text)
+      assert.isAtMost(DotStuffer.make().push(chunk).length, DotStuffer.maxEncodedLength(chunk.length), JSON.stringify(text))
+    }
   })
 
   it("a large message passes unchanged apart from stuffing", () => {

@@ -12,6 +12,26 @@ const unstuffedLength = (data: Uint8Array): number => {
   return body.length - stuffing
 }
 
+// The wire size straight from its definition: every line end becomes CRLF, a last line without one gets one.
+const normalisedLength = (data: Uint8Array): number => {
+  if (data.length === 0) return 0
+  const normalised = text(data).replace(/\r\n|\r|\n/g, "\r\n")
+  return normalised.length + (normalised.endsWith("\r\n") ? 0 : 2)
+}
+
+// Deterministic noise (xorshift32) over a small alphabet, for inputs too long to generate as properties.
+const noise = (length: number, alphabet: string, seed: number): Uint8Array => {
+  const out = new Uint8Array(length)
+  let x = seed
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    out[i] = alphabet.charCodeAt((x >>> 0) % alphabet.length)
+  }
+  return out
+}
+
 const counted = (chunks: ReadonlyArray<Uint8Array>): number => {
   const counter = Rfc822.makeSizeCounter()
   for (const chunk of chunks) counter.push(chunk)
@@ -68,4 +88,37 @@ describe("Rfc822", () => {
     },
     { arbitrary: { runs: 500, size: 60 } }
   )
+
+  // The counting kernel takes 16 octets at a time and looks one octet ahead for CRLF: a line end in every position
+  // of the first blocks, and a CRLF across every block edge.
+  for (const end of ["\r\n", "\r", "\n", "\n\r", "\r\r\n"]) {
+    it(`table: ${JSON.stringify(end)} at every offset of messages up to 50 octets`, () => {
+      for (let length = end.length; length <= 50; length++) {
+        for (let at = 0; at + end.length <= length; at++) {
+          const message = bytes("x".repeat(at) + end + "y".repeat(length - at - end.length))
+          const size = normalisedLength(message)
+          assert.strictEqual(Rfc822.wireSize(message), size, `${JSON.stringify(end)} at ${at} of ${length}`)
+          assert.strictEqual(counted(splitAt(message, [at + 1])), size, `split after ${at + 1} of ${length}`)
+        }
+      }
+    })
+  }
+
+  it("table: long messages, whole, in read-sized chunks and cut at odd places, agree with the definition", () => {
+    const mib = 1024 * 1024
+    const cases: ReadonlyArray<readonly [string, Uint8Array]> = [
+      ["LF only", noise(mib + mib / 2 + 5, "ab\n", 1)],
+      ["dense CR and LF", noise(mib + 17, "a\r\n", 2)],
+      ["CRLF only", bytes("line\r\n".repeat(200_000))],
+      ["no line end", noise(mib + 1, "ab", 3)]
+    ]
+    for (const [name, message] of cases) {
+      // a CRLF across the 1 MiB edge where long chunks are counted in pieces
+      if (name !== "no line end") message.set([13, 10], mib - 1)
+      const size = normalisedLength(message)
+      assert.strictEqual(Rfc822.wireSize(message), size, name)
+      assert.strictEqual(counted(splitAt(message, [65_536, 131_072, 131_073, mib, mib + 1, mib + 9])), size, name)
+      assert.strictEqual(counted(splitAt(message, [1, 2, 15, 16, 17, 33, mib - 1, mib + 15])), size, name)
+    }
+  })
 })

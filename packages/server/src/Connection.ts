@@ -1,11 +1,12 @@
 // One POP3 connection: socket bytes → LineFramer (a Stream) → Session.step → replies → socket. Owns the
 // inactivity timers (a timeout on every read that sends the closing notice), STLS and write back-pressure.
 // It never decides protocol behaviour itself: that is Session's; it never runs UPDATE on a timeout or shutdown.
-import { Cause, Effect, Exit, Pull, Redacted, Schema, Stream } from "effect"
+import { Cause, Clock, Effect, Exit, Redacted, Result, Schema, Stream } from "effect"
 import type * as Socket from "effect/socket/Socket"
 import type { Scope } from "effect"
 import { LineFramer, Reply } from "@pop3d/protocol"
 import type { ConnectionObserver } from "./Observer.ts"
+import * as Output from "./Output.ts"
 import * as Session from "./Session.ts"
 import * as Texts from "./Texts.ts"
 
@@ -33,6 +34,11 @@ export interface ConnectionOptions {
   readonly listener: string
   /** Metrics and protocol log for this connection (none in unit tests). */
   readonly observer?: ConnectionObserver | undefined
+  /**
+   * True when the socket holds none of the octets written to it (so their buffers can be reused); without it, or
+   * after STLS replaced the socket, written buffers are left to the garbage collector.
+   */
+  readonly drained?: (() => boolean) | undefined
 }
 
 /** The client sent nothing for the whole inactivity period. */
@@ -43,6 +49,9 @@ export class WriteStalled extends Schema.TaggedError<WriteStalled>()("WriteStall
 
 /** Output is flushed to the socket once this many octets are queued, even mid-batch (bounded memory). */
 const flushThreshold = 64 * 1024
+
+/** Octets of a message read per step (its wire form is queued, and flushed past `flushThreshold`, before the next). */
+const readSize = 64 * 1024
 
 /** How long the closing notice may take to write before the socket is closed anyway. */
 const noticeTimeout = "2 seconds"
@@ -63,6 +72,7 @@ export const serve = (
 ): Effect.Effect<void, never, Exclude<Session.Services, Scope.Scope>> =>
   Effect.gen(function*() {
     const started = Date.now()
+    const clock = yield* Clock.Clock
     const reader = yield* socket.reader
     const writer = yield* socket.writer
     const framer = LineFramer.make(options.maxCommandSize)
@@ -72,43 +82,59 @@ export const serve = (
     let bytesOut = 0
     let reason: EndReason = "client-closed"
     let user = "-"
-    let queued: Array<string | Uint8Array> = []
-    let queuedBytes = 0
+    const output = Output.make()
+    let drained = options.drained
+    if (drained === undefined) output.detach()
+    // What the connection waits on the client for, and since when (clock ms); nothing while it works itself.
+    let waitingFor: "read" | "write" | undefined
+    let waitingSince = 0
 
     const idleSeconds = () =>
       state._tag === "Transaction" ? options.authenticatedTimeout : options.unauthenticatedTimeout
 
-    const guardWrite = <A>(write: Effect.Effect<A, Socket.SocketError>) =>
-      write.pipe(
-        Effect.timeoutOrElse({ duration: `${idleSeconds()} seconds`, orElse: () => Effect.fail(new WriteStalled()) })
-      )
+    const waiting = <A, E>(what: "read" | "write", effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.suspend(() => {
+        waitingFor = what
+        waitingSince = clock.currentTimeMillisUnsafe()
+        return Effect.onExit(effect, () => Effect.sync(() => void (waitingFor = undefined)))
+      })
+
+    // The inactivity timers: one watchdog per connection (not a timer per read and per write) that fails once the
+    // connection has waited on the client for the whole period of the current state: for a line (IdleTimeout: the
+    // closing notice is sent) or for a write to drain (WriteStalled). Login switches the period at once.
+    const watchdog: Effect.Effect<never, IdleTimeout | WriteStalled> = Effect.suspend(function check(): Effect.Effect<
+      never,
+      IdleTimeout | WriteStalled
+    > {
+      const period = idleSeconds() * 1000
+      const left = waitingFor === undefined ? period : waitingSince + period - clock.currentTimeMillisUnsafe()
+      if (left > 0) return Effect.flatMap(Effect.sleep(left), check)
+      return waitingFor === "read" ? Effect.fail(new IdleTimeout()) : Effect.fail(new WriteStalled())
+    })
 
     const flush = Effect.suspend(() => {
-      if (queued.length === 0) return Effect.void
-      const batch = queued as [string | Uint8Array, ...Array<string | Uint8Array>]
-      bytesOut += queuedBytes
-      queued = []
-      queuedBytes = 0
-      return guardWrite(writer.writeAll(batch))
+      const batch = output.take()
+      if (batch === undefined) return Effect.void
+      for (const chunk of batch) bytesOut += chunk.length
+      return Effect.map(waiting("write", writer.writeAll(batch)), () => output.written(drained?.() === true))
     })
+
+    /** Flushes once the queue passes the threshold (bounded memory). */
+    const flushIfFull = Effect.suspend(() => (output.length >= flushThreshold ? flush : Effect.void))
 
     const enqueue = (text: string) =>
       Effect.suspend(() => {
-        queued.push(Buffer.from(text, "latin1"))
-        queuedBytes += text.length
-        return queuedBytes >= flushThreshold ? flush : Effect.void
+        output.text(text)
+        return flushIfFull
       })
 
-    // The read side: every pull first flushes what the previous lines produced, then waits for the client for at
-    // most the current inactivity period. The timeout is re-read on every pull, so login switches it at once.
+    // The read side: every pull first flushes what the previous lines produced, then waits for the client.
     const pullFramed = Effect.suspend(function loop(): Effect.Effect<
       readonly [Framed, ...Array<Framed>],
-      IdleTimeout | WriteStalled | Socket.SocketError | Cause.Done
+      WriteStalled | Socket.SocketError | Cause.Done
     > {
       return flush.pipe(
-        Effect.andThen(reader.pull.pipe(
-          Effect.timeoutOrElse({ duration: `${idleSeconds()} seconds`, orElse: () => Effect.fail(new IdleTimeout()) })
-        )),
+        Effect.andThen(waiting("read", reader.pull)),
         Effect.catchTag("SocketError", (e): Effect.Effect<never, Cause.Done | Socket.SocketError> =>
           e.reason._tag === "SocketCloseError" ? Cause.done() : Effect.fail(e)),
         Effect.flatMap((chunks: ReadonlyArray<Uint8Array | string>) => {
@@ -123,41 +149,43 @@ export const serve = (
     })
 
     /** The client's lines, framed: the Stream the session consumes. */
-    const lines: Stream.Stream<Framed, IdleTimeout | WriteStalled | Socket.SocketError> = Stream.fromPull(
+    const lines: Stream.Stream<Framed, WriteStalled | Socket.SocketError> = Stream.fromPull(
       Effect.succeed(pullFramed)
     )
 
+    // A message goes out through the same queue as text replies, so that pipelined RETRs share writes. It is read
+    // into a pool buffer and encoded into the queue's pool buffers: nothing is allocated per message.
     const sendMessage = (t: Session.Transaction, out: Extract<Session.Output, { _tag: "Message" }>) =>
       Effect.gen(function*() {
-        yield* flush
-        // Open the body and read its first chunk before answering, so a message removed meanwhile gets -ERR.
-        const pull = yield* Stream.toPull(out.body)
-        const first = yield* Effect.exit(pull)
-        if (Exit.isFailure(first)) {
-          const err = Cause.findErrorOption(first.cause)
-          if (err._tag === "Some" && !Cause.isDone(err.value) && err.value.reason === "MessageGone") {
-            return yield* enqueue(Session.messageGone(t, out.index))
-          }
-          if (Pull.isDoneCause(first.cause)) {
-            return yield* enqueue(out.status + ".\r\n")
-          }
-          return yield* Effect.failCause(first.cause as Cause.Cause<never>)
+        // Open the message before answering, so that one removed meanwhile gets -ERR.
+        const opened = yield* Effect.result(out.open)
+        if (Result.isFailure(opened)) {
+          if (opened.failure.reason !== "MessageGone") return yield* opened.failure
+          return yield* enqueue(Session.messageGone(t, out.index))
         }
-        yield* guardWrite(writer.writeAll([Buffer.from(out.status, "latin1"), ...first.value]))
-        bytesOut += out.status.length + sum(first.value)
-        for (;;) {
-          const next = yield* Effect.exit(pull)
-          if (Exit.isFailure(next)) {
-            if (Pull.isDoneCause(next.cause)) return
-            return yield* Effect.failCause(next.cause as Cause.Cause<never>)
-          }
-          yield* guardWrite(writer.writeAll(next.value))
-          bytesOut += sum(next.value)
+        const pooled = yield* Effect.acquireRelease(
+          Effect.sync(() => Output.sharedPool.take()),
+          (b) => Effect.sync(() => Output.sharedPool.give(b))
+        )
+        const buffer = pooled.subarray(0, readSize)
+        const stuffer = out.encoder()
+        yield* enqueue(out.status)
+        while (!stuffer.done) {
+          const n = yield* opened.success.read(buffer)
+          if (n === 0) break
+          output.encode(stuffer, buffer.subarray(0, n))
+          yield* flushIfFull
         }
+        output.copy(stuffer.end())
+        yield* flushIfFull
+        yield* out.sent
       }).pipe(Effect.scoped)
 
     const startTls = Effect.gen(function*() {
       yield* flush
+      // The socket the write side reports on is replaced by the TLS one: written buffers are not reused any more.
+      drained = undefined
+      output.detach()
       generation++
       framer.reset()
       const material = options.tls!()
@@ -199,14 +227,14 @@ export const serve = (
 
     const notice = (text: string, code?: Reply.ResponseCode) =>
       Effect.suspend(() => {
-        queued.push(Buffer.from(Reply.err(text, code), "latin1"))
+        output.text(Reply.err(text, code))
         options.observer?.replied(Reply.err(text, code))
         return flush
       }).pipe(Effect.timeout(noticeTimeout), Effect.ignore)
 
     yield* enqueue(Session.greeting)
     options.observer?.replied(Session.greeting)
-    const outcome = yield* Stream.runForEachWhile(lines, handle).pipe(
+    const outcome = yield* Effect.raceFirst(Stream.runForEachWhile(lines, handle), watchdog).pipe(
       Effect.catchTag("IdleTimeout", () =>
         Effect.suspend(() => {
           reason = "timeout"
@@ -255,10 +283,3 @@ export const serve = (
       Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError("connection setup failed", { cause: Cause.pretty(cause) })
     )
   )
-
-const sum = (chunks: ReadonlyArray<Uint8Array>): number => {
-  let n = 0
-  for (const c of chunks) n += c.length
-  return n
-}
-

@@ -186,6 +186,13 @@ export const instrumentStore = <E, R>(store: Layer.Layer<Mailbox.Mailbox, E, R>)
     const instrumentView = (view: Mailbox.MailboxView): Mailbox.MailboxView =>
       Object.assign(Object.create(view) as Mailbox.MailboxView, {
         read: (index: number) => view.read(index).pipe(Stream.tapError(storeError("read"))),
+        openMessage: (index: number) =>
+          view.openMessage(index).pipe(
+            Effect.tapError(storeError("read")),
+            Effect.map((reader): Mailbox.MessageReader => ({
+              read: (buffer) => reader.read(buffer).pipe(Effect.tapError(storeError("read")))
+            }))
+          ),
         commitUpdate: (indices: ReadonlyArray<number>) =>
           view.commitUpdate(indices).pipe(Effect.tapError(storeError("update")))
       })

@@ -72,15 +72,34 @@ export type Input =
   | { readonly _tag: "TooLong" }
   | { readonly _tag: "SaslResponse"; readonly line: string }
 
-/** One reply: a rendered text (status line, or a whole multi-line block) or a message body to stream. */
+/**
+ * One reply: a rendered text (status line, or a whole multi-line block) or a message to send. A message is its
+ * stored octets (`open`), an encoder to the wire form (CRLF, dot-stuffing, TOP's line limit, terminator), and what
+ * to do once all of it was sent; `messageBody` composes them into one Stream.
+ */
 export type Output =
   | { readonly _tag: "Text"; readonly text: string }
   | {
     readonly _tag: "Message"
     readonly index: number
     readonly status: string
-    readonly body: Stream.Stream<Uint8Array, Mailbox.MailboxError>
+    readonly open: Effect.Effect<Mailbox.MessageReader, Mailbox.MailboxError, Scope.Scope>
+    readonly encoder: () => DotStuffer.DotStuffer
+    readonly sent: Effect.Effect<void>
   }
+
+/** A message reply's wire form after its status line, as one Stream (runs `sent` at its end). */
+export const messageBody = (out: Extract<Output, { _tag: "Message" }>): Stream.Stream<Uint8Array, Mailbox.MailboxError> =>
+  Stream.suspend(() => {
+    const stuffer = out.encoder()
+    return Mailbox.streamOf(out.open).pipe(
+      Stream.takeWhile(() => !stuffer.done),
+      Stream.map((chunk) => stuffer.push(chunk)),
+      Stream.concat(Stream.sync(() => stuffer.end())),
+      Stream.filter((b) => b.length > 0),
+      Stream.concat(Stream.fromEffectDrain(out.sent))
+    )
+  })
 
 /** What the connection must do after writing the replies. */
 export type Action = "continue" | "close" | "starttls"
@@ -185,28 +204,19 @@ const message = (t: Transaction, n: number): Result.Result<number, string> => {
   return Result.succeed(n - 1)
 }
 
-const messageOutput = (env: Env, t: Transaction, index: number, bodyLines: number | undefined): Output => {
-  const status = bodyLines === undefined
+const messageOutput = (env: Env, t: Transaction, index: number, bodyLines: number | undefined): Output => ({
+  _tag: "Message",
+  index,
+  status: bodyLines === undefined
     ? Reply.ok(Texts.retrFollows(sizeOf(env, t.view.messages[index]!)))
-    : Reply.ok(Texts.topFollows)
-  const body = Stream.suspend(() => {
-    const stuffer = DotStuffer.make(bodyLines === undefined ? undefined : { bodyLines })
-    return t.view.read(index).pipe(
-      Stream.takeWhile(() => !stuffer.done),
-      Stream.map((chunk) => stuffer.push(chunk)),
-      Stream.concat(Stream.sync(() => stuffer.end())),
-      Stream.filter((b) => b.length > 0),
-      // RETR (not TOP) records the message as retrieved once all of it was sent, for retention.
-      Stream.concat(bodyLines === undefined ? retrieved(t, index) : Stream.empty)
-    )
-  })
-  return { _tag: "Message", index, status, body }
-}
-
-const retrieved = (t: Transaction, index: number): Stream.Stream<never> =>
-  Stream.fromEffectDrain(
-    t.view.markRetrieved(index).pipe(Effect.ignore({ log: "Warn", message: "could not mark a message retrieved" }))
-  )
+    : Reply.ok(Texts.topFollows),
+  open: t.view.openMessage(index),
+  encoder: () => DotStuffer.make(bodyLines === undefined ? undefined : { bodyLines }),
+  // RETR (not TOP) records the message as retrieved once all of it was sent, for retention.
+  sent: bodyLines === undefined
+    ? t.view.markRetrieved(index).pipe(Effect.ignore({ log: "Warn", message: "could not mark a message retrieved" }))
+    : Effect.void
+})
 
 /** The -ERR line for a message another session removed meanwhile; later reads of it answer the same. */
 export const messageGone = (t: Transaction, index: number): string => {

@@ -101,6 +101,24 @@ describe("inactivity timers (test clock)", () => {
     }).pipe(withStore))
 })
 
+describe("write stall (test clock)", () => {
+  it.effect("a client that stops reading is dropped after the period of its state, and nothing is removed", () =>
+    Effect.gen(function*() {
+      const { client, fiber } = yield* open
+      yield* login(client)
+      yield* client.send("DELE 2")
+      assert.match(yield* client.next, /^\+OK/)
+      yield* client.stall
+      yield* client.send("RETR 1")
+      yield* TestClock.adjust("29 minutes")
+      assert.isFalse(yield* Deferred.isDone(client.closed))
+      yield* TestClock.adjust("1 minute")
+      yield* Deferred.await(client.closed)
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(yield* remaining, [1, 2])
+    }).pipe(withStore))
+})
+
 describe("shutdown", () => {
   it.effect("interrupting the connection sends -ERR [SYS/TEMP] and runs no UPDATE", () =>
     Effect.gen(function*() {

@@ -12,6 +12,8 @@ export const make = Effect.gen(function*() {
   const outbound = yield* Queue.unbounded<string>()
   const closed = yield* Deferred.make<void>()
   let partial = ""
+  // A client that stopped reading: writes never complete.
+  let stalled = false
   const push = (chunk: Uint8Array | string) =>
     Effect.suspend(() => {
       partial += typeof chunk === "string" ? chunk : decoder.decode(chunk)
@@ -27,8 +29,8 @@ export const make = Effect.gen(function*() {
     }),
     writer: Effect.acquireRelease(
       Effect.succeed<Socket.Writer>({
-        write: (c) => (Socket.isCloseEvent(c) ? Effect.void : push(c)),
-        writeAll: (cs) => Effect.forEach(cs, push, { discard: true })
+        write: (c) => (Socket.isCloseEvent(c) ? Effect.void : stalled ? Effect.never : push(c)),
+        writeAll: (cs) => (stalled ? Effect.never : Effect.forEach(cs, push, { discard: true }))
       }),
       () => Deferred.succeed(closed, undefined)
     )
@@ -39,6 +41,10 @@ export const make = Effect.gen(function*() {
     send: (line: string) => Queue.offer(inbound, encoder.encode(line + "\r\n")),
     /** Sends raw bytes (several lines in one write, partial lines). */
     sendRaw: (text: string) => Queue.offer(inbound, Buffer.from(text, "latin1")),
+    /** The client stops reading: every later write waits forever. */
+    stall: Effect.sync(() => {
+      stalled = true
+    }),
     /** The client hangs up. */
     hangup: Queue.fail(inbound, new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) })),
     /** The next line the server wrote (without CRLF). */

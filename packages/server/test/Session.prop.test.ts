@@ -172,7 +172,7 @@ const runSession = (commands: ReadonlyArray<string>) =>
           transcript += out.text
           continue
         }
-        const body = yield* Effect.result(Stream.runCollect(out.body))
+        const body = yield* Effect.result(Stream.runCollect(Session.messageBody(out)))
         if (Result.isFailure(body)) {
           assert.strictEqual(body.failure.reason, "MessageGone", `${cmd}: unexpected store error`)
           transcript += Session.messageGone(state as Session.Transaction, out.index)

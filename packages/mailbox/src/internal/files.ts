@@ -1,8 +1,10 @@
 /**
  * Node file-system calls as Effects for the Maildir store: every call fails
  * with the raw errno error (so callers can branch on `code`), and `toMailboxError`
- * turns what is left into a `MailboxError`. Nothing here throws or knows about
- * UIDs; nothing outside this package imports it.
+ * turns what is left into a `MailboxError`. Many small calls in a row run
+ * synchronously in short slices (`inSlices`), never holding the event loop for
+ * long. Nothing here throws (but `absentSync`, which throws on into `inSlices`)
+ * or knows about UIDs; nothing outside this package imports it.
  */
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
@@ -12,11 +14,40 @@ import { MailboxError } from "../Mailbox.ts"
 /** A failed file-system call, as Node reports it. */
 export type FsError = NodeJS.ErrnoException
 
+const asFsError = (cause: unknown): FsError => (cause instanceof Error ? cause : new Error(String(cause))) as FsError
+
 /** Runs one promise-returning fs call, failing with its errno error. */
 export const attempt = <A>(f: () => Promise<A>): Effect.Effect<A, FsError> =>
-  Effect.tryPromise({
-    try: f,
-    catch: (cause) => (cause instanceof Error ? cause : new Error(String(cause))) as FsError
+  Effect.tryPromise({ try: f, catch: asFsError })
+
+/** Runs one synchronous fs call, failing with its errno error. */
+export const attemptSync = <A>(f: () => A): Effect.Effect<A, FsError> =>
+  Effect.try({ try: f, catch: (cause) => (cause instanceof Error ? cause : new Error(String(cause))) as FsError })
+
+/** How long one slice of synchronous fs calls may hold the event loop before the other sessions get it back. */
+const sliceMs = 8
+
+/** Gives the event loop a full turn (I/O callbacks included), not just the microtask queue. */
+const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/**
+ * Calls the synchronous `f` on every item in order and collects the results, yielding the event loop after each
+ * `sliceMs` of work. For runs of small calls (stat, open, rename), where a promise call's thread-pool round trip
+ * costs many times the call itself. A throw from `f` (an errno error) stops the run and fails with it.
+ */
+export const inSlices = <A, B>(items: ReadonlyArray<A>, f: (item: A) => B): Effect.Effect<Array<B>, FsError> =>
+  Effect.gen(function*() {
+    const out: Array<B> = []
+    const slice = () => {
+      const until = performance.now() + sliceMs
+      do out.push(f(items[out.length]!))
+      while (out.length < items.length && performance.now() < until)
+    }
+    while (out.length < items.length) {
+      if (out.length > 0) yield* nextTurn
+      yield* Effect.try({ try: slice, catch: asFsError })
+    }
+    return out
   })
 
 /** True when the error has this errno code. */
@@ -26,6 +57,16 @@ export const isCode = (error: FsError, ...codes: ReadonlyArray<string>): boolean
 /** Maps ENOENT to `undefined`, leaving other failures alone. */
 export const orAbsent = <A>(self: Effect.Effect<A, FsError>): Effect.Effect<A | undefined, FsError> =>
   Effect.catchIf(self, (e) => isCode(e, "ENOENT"), () => Effect.succeed(undefined))
+
+/** Runs a synchronous fs call, with ENOENT as `undefined`; other errors are thrown on (for `inSlices`). */
+export const absentSync = <A>(f: () => A): A | undefined => {
+  try {
+    return f()
+  } catch (e) {
+    if (isCode(e as FsError, "ENOENT")) return undefined
+    throw e
+  }
+}
 
 /** Wraps a leftover fs failure as `Unavailable`, naming what was being done. */
 export const toMailboxError = (doing: string) => (cause: FsError): MailboxError =>
