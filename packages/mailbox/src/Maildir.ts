@@ -159,18 +159,30 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       return view(p, user, state)
     })
 
+    // A state's messages, built once: a warm open of a large mailbox reuses them (states are never changed).
+    const infos = new WeakMap<State, ReadonlyArray<MessageInfo>>()
+    const messagesOf = (state: State): ReadonlyArray<MessageInfo> => {
+      let messages = infos.get(state)
+      if (messages === undefined) {
+        messages = state.list.entries.map((e) => ({ uid: e.uid, wireSize: e.wireSize, storageSize: e.storageSize }))
+        infos.set(state, messages)
+      }
+      return messages
+    }
+
     const view = (p: Paths, user: string, state: State): MailboxView => {
       const entries = state.list.entries
-      const messages: ReadonlyArray<MessageInfo> = entries.map((e) => ({
-        uid: e.uid,
-        wireSize: e.wireSize,
-        storageSize: e.storageSize
-      }))
-      // Last known file of each message; refreshed by base name when another tool renamed it.
-      const located: Array<Found | undefined> = entries.map((e) => state.files.get(e.base))
+      const messages = messagesOf(state)
+      // Last known file of each message: null until first needed (then the snapshot's), undefined when it must be
+      // looked up again by base name (another tool renamed it). Filled lazily, so a large mailbox opens in O(1).
+      const located: Array<Found | undefined | null> = new Array<null>(entries.length).fill(null)
+      const known = (index: number): Found | undefined => {
+        const found = located[index]
+        return found !== null ? found : (located[index] = state.files.get(entries[index]!.base))
+      }
       const locate = (index: number) =>
-        located[index] !== undefined
-          ? Effect.succeed(located[index])
+        known(index) !== undefined
+          ? Effect.succeed(located[index] as Found)
           : Effect.map(scan(p), (files) => (located[index] = files.get(entries[index]!.base)))
 
       /** Runs `f` on the message's current path, re-locating it when it moved; `undefined` if it is gone. */
@@ -198,7 +210,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
             return Effect.andThen(checkIndex(entries, index), Effect.never) // checkIndex dies here
           }
           // The fast path, taken by almost every RETR: the file is where it was last seen.
-          const found = located[index]
+          const found = known(index)
           if (found !== undefined) {
             try {
               return opened(FsSync.openSync(filePath(p, found), "r"))
@@ -279,8 +291,8 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
 
       const markRetrieved = (index: number) => {
         // Nothing to do, without an Effect of its own, when the file is known to carry the S flag in cur/ already.
-        const known = located[index]
-        if (known !== undefined && known.dir === "cur" && Layout.withFlag(known.name, "S") === known.name) return Effect.void
+        const found = index >= 0 && index < entries.length ? known(index) : undefined
+        if (found !== undefined && found.dir === "cur" && Layout.withFlag(found.name, "S") === found.name) return Effect.void
         return Effect.gen(function*() {
           yield* checkIndex(entries, index)
           for (let attempt = 0; attempt < 5; attempt++) {

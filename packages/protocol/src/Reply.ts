@@ -45,3 +45,39 @@ export const multiline = (lines: ReadonlyArray<string>): string => {
   }
   return out + "." + CRLF
 }
+
+/** Writes a non-negative integer's decimal digits at `at`; returns the offset after them. */
+const writeDecimal = (out: Uint8Array, at: number, n: number): number => {
+  let digits = 1
+  for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++
+  const end = at + digits
+  for (let i = end - 1; i >= at; i--) {
+    out[i] = 48 + (n % 10)
+    n = Math.floor(n / 10)
+  }
+  return end
+}
+
+/** The most octets of one `a b` line: two 16-digit integers (up to 2^53), a space and CRLF. */
+const maxNumberLine = 16 + 1 + 16 + 2
+
+/**
+ * Renders the body of a multi-line reply of `count` lines `first(i) second(i)` (non-negative integers: LIST's
+ * numbers and sizes, UIDL's numbers and UIDs) and its terminator, straight into octets: no string per line, as a
+ * mailbox of 100,000 messages would otherwise build 100,000 of them. Equal to `multiline` of the same lines.
+ */
+export const numberLines = (count: number, first: (i: number) => number, second: (i: number) => number): Uint8Array => {
+  const out = new Uint8Array(count * maxNumberLine + 3)
+  let at = 0
+  for (let i = 0; i < count; i++) {
+    at = writeDecimal(out, at, first(i))
+    out[at++] = 32
+    at = writeDecimal(out, at, second(i))
+    out[at++] = 13
+    out[at++] = 10
+  }
+  out[at++] = 46
+  out[at++] = 13
+  out[at++] = 10
+  return out.subarray(0, at)
+}

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Reply } from "../src/index.ts"
 
 const long = "x".repeat(600)
+const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1")
 
 // [name, rendered, expected bytes]
 const goldens: ReadonlyArray<readonly [string, string, string]> = [
@@ -23,6 +24,9 @@ const goldens: ReadonlyArray<readonly [string, string, string]> = [
   ["SASL continuation", Reply.continuation("VGVzdA=="), "+ VGVzdA==\r\n"],
   ["empty SASL continuation", Reply.continuation(""), "+ \r\n"],
   ["multiline, no lines", Reply.multiline([]), ".\r\n"],
+  ["numberLines, no lines", text(Reply.numberLines(0, (i) => i, (i) => i)), ".\r\n"],
+  ["numberLines", text(Reply.numberLines(3, (i) => i + 1, (i) => [0, 9, 1234567890123][i]!)), "1 0\r\n2 9\r\n3 1234567890123\r\n.\r\n"],
+  ["numberLines, 2^53", text(Reply.numberLines(1, () => 10, () => 2 ** 53)), "10 9007199254740992\r\n.\r\n"],
   ["multiline, stuffing", Reply.multiline(["a", ".b"]), "a\r\n..b\r\n.\r\n"],
   ["multiline, a lone dot", Reply.multiline(["."]), "..\r\n.\r\n"],
   ["multiline, an empty line", Reply.multiline(["1 10", "", "2 20"]), "1 10\r\n\r\n2 20\r\n.\r\n"],
@@ -35,6 +39,15 @@ describe("Reply", () => {
       assert.strictEqual(rendered, expected)
     })
   }
+
+  it("numberLines renders what multiline renders for the same lines", () => {
+    for (const count of [1, 7, 1000]) {
+      const a = (i: number) => i * 7919 % 100_003
+      const b = (i: number) => Math.floor(i ** 3.7) + (i % 3 === 0 ? 0 : 10 ** (i % 16))
+      const lines = Array.from({ length: count }, (_, i) => `${a(i)} ${b(i)}`)
+      assert.strictEqual(text(Reply.numberLines(count, a, b)), Reply.multiline(lines))
+    }
+  })
 
   it("no status line exceeds 512 octets, whatever the text", () => {
     for (let n = 0; n < 1100; n += 7) {

@@ -122,6 +122,12 @@ export const serve = (
     /** Flushes once the queue passes the threshold (bounded memory). */
     const flushIfFull = Effect.suspend(() => (output.length >= flushThreshold ? flush : Effect.void))
 
+    const queueBytes = (bytes: Uint8Array) =>
+      Effect.suspend(() => {
+        output.bytes(bytes)
+        return flushIfFull
+      })
+
     const enqueue = (text: string) =>
       Effect.suspend(() => {
         output.text(text)
@@ -210,6 +216,7 @@ export const serve = (
         else framer.setMaxLength(options.maxCommandSize)
         for (const out of result.out) {
           if (out._tag === "Text") yield* enqueue(out.text)
+          else if (out._tag === "Bytes") yield* queueBytes(out.bytes)
           else yield* sendMessage(before as Session.Transaction, out)
         }
         options.observer?.stepped(input, before, result)

@@ -81,7 +81,8 @@ const seriesOf = (verb: string): VerbSeries => {
 /** The first reply line a step sent, and whether it was -ERR. */
 const firstReply = (before: Session.State, step: Session.Step): { text: string; err: boolean } | undefined => {
   const first = step.out[0]
-  if (first === undefined) return undefined
+  // A step's first output is a status line or a message (Bytes only ever follow a status line).
+  if (first === undefined || first._tag === "Bytes") return undefined
   if (first._tag === "Text") return { text: first.text, err: first.text.startsWith("-") }
   // A RETR/TOP whose message was removed meanwhile answered -ERR instead (Connection marked it gone).
   if (before._tag === "Transaction" && before.gone.has(first.index)) {

@@ -73,12 +73,14 @@ export type Input =
   | { readonly _tag: "SaslResponse"; readonly line: string }
 
 /**
- * One reply: a rendered text (status line, or a whole multi-line block) or a message to send. A message is its
+ * One reply: a rendered text (status line, or a whole multi-line block), rendered octets (the listings of LIST and
+ * UIDL), or a message to send. A message is its
  * stored octets (`open`), an encoder to the wire form (CRLF, dot-stuffing, TOP's line limit, terminator), and what
  * to do once all of it was sent; `messageBody` composes them into one Stream.
  */
 export type Output =
   | { readonly _tag: "Text"; readonly text: string }
+  | { readonly _tag: "Bytes"; readonly bytes: Uint8Array }
   | {
     readonly _tag: "Message"
     readonly index: number
@@ -148,6 +150,13 @@ export const decodeLine = (state: State, line: string): Input => {
 }
 
 const text = (t: string): Output => ({ _tag: "Text", text: t })
+
+/** A status line and the `n value` lines of the live messages at `indices` (LIST, UIDL), rendered as octets. */
+const listing = (state: State, status: string, indices: ReadonlyArray<number>, value: (index: number) => number): Step => ({
+  out: [text(status), { _tag: "Bytes", bytes: Reply.numberLines(indices.length, (k) => indices[k]! + 1, (k) => value(indices[k]!)) }],
+  state,
+  action: "continue"
+})
 const reply = (state: State, ...lines: Array<string>): Step => ({ out: lines.map(text), state, action: "continue" })
 const closing = (state: State, ...lines: Array<string>): Step => ({ out: lines.map(text), state, action: "close" })
 
@@ -410,16 +419,17 @@ const handlers: { readonly [T in Command.Command["_tag"]]: Handler<T> } = {
       return reply(state, Result.isSuccess(i) ? Reply.ok(`${msg} ${sizeOf(env, state.view.messages[i.success]!)}`) : i.failure)
     }
     const { count, octets } = totals(env, state)
-    const lines = live(state).map((i) => `${i + 1} ${sizeOf(env, state.view.messages[i]!)}`)
-    return reply(state, Reply.ok(Texts.listFollows(count, octets)), Reply.multiline(lines))
+    const indices = live(state)
+    const messages = state.view.messages
+    return listing(state, Reply.ok(Texts.listFollows(count, octets)), indices, (i) => sizeOf(env, messages[i]!))
   }),
   UIDL: inTransaction((_env, state, { msg }) => {
     if (msg !== undefined) {
       const i = message(state, msg)
       return reply(state, Result.isSuccess(i) ? Reply.ok(`${msg} ${state.view.messages[i.success]!.uid}`) : i.failure)
     }
-    const lines = live(state).map((i) => `${i + 1} ${state.view.messages[i]!.uid}`)
-    return reply(state, Reply.ok(Texts.uidlFollows), Reply.multiline(lines))
+    const messages = state.view.messages
+    return listing(state, Reply.ok(Texts.uidlFollows), live(state), (i) => messages[i]!.uid)
   }),
   RETR: inTransaction((env, state, { msg }) => retrieve(env, state, msg, undefined)),
   TOP: inTransaction((env, state, { msg, lines }) => retrieve(env, state, msg, lines)),

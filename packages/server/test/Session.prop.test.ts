@@ -172,6 +172,10 @@ const runSession = (commands: ReadonlyArray<string>) =>
           transcript += out.text
           continue
         }
+        if (out._tag === "Bytes") {
+          transcript += Buffer.from(out.bytes).toString("latin1")
+          continue
+        }
         const body = yield* Effect.result(Stream.runCollect(Session.messageBody(out)))
         if (Result.isFailure(body)) {
           assert.strictEqual(body.failure.reason, "MessageGone", `${cmd}: unexpected store error`)
