@@ -70,8 +70,11 @@ const uniqueName = (sizes: Sizes) =>
     return `${secs}.M${usecs}P${process.pid}Q${++deliveryCounter}.${sanitizedHost},S=${sizes.storageSize},W=${sizes.wireSize}`
   })
 
-/** A mailbox state is reused for warm opens only when nothing in it changed for this long (timestamps are coarse). */
-const warmSettleMs = 2_000
+/**
+ * A mailbox state is reused for warm opens only when nothing in it changed for this long: file timestamps are coarse
+ * (one kernel tick, at most 10 ms), so a change within the tick of the last one would not move them.
+ */
+const warmSettleMs = 500
 
 /** How many mailboxes' last states are kept for warm opens. */
 const warmMailboxes = 1_000
