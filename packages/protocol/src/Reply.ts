@@ -1,6 +1,7 @@
 // Owns the rendering of server replies: `+OK`/`-ERR` status lines (at most 512 octets with CRLF, RFC 2449 response
 // codes in brackets) and small multi-line bodies with their terminator. Replies are latin1 strings (one char = one
 // octet). It must never emit a CR, LF or NUL inside a line, nor a status line over 512 octets.
+import { Buffer } from "node:buffer"
 import { Schema } from "effect"
 
 /** The RFC 2449 / RFC 3206 extended response codes pop3d uses. */
@@ -48,12 +49,23 @@ export const multiline = (lines: ReadonlyArray<string>): string => {
 
 /** Writes a non-negative integer's decimal digits at `at`; returns the offset after them. */
 const writeDecimal = (out: Uint8Array, at: number, n: number): number => {
+  if (n >= 0x80000000) {
+    const high = Math.floor(n / 1e9)
+    at = writeDecimal(out, at, high)
+    return writeDigits(out, at, n - high * 1e9, 9)
+  }
   let digits = 1
-  for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++
+  for (let m = n; m >= 10; m = (m / 10) | 0) digits++
+  return writeDigits(out, at, n, digits)
+}
+
+/** Writes the last `digits` decimal digits of `n` (below 2^31), zero-padded, at `at`. */
+const writeDigits = (out: Uint8Array, at: number, n: number, digits: number): number => {
   const end = at + digits
   for (let i = end - 1; i >= at; i--) {
-    out[i] = 48 + (n % 10)
-    n = Math.floor(n / 10)
+    const next = (n / 10) | 0
+    out[i] = 48 + n - next * 10
+    n = next
   }
   return end
 }
@@ -67,7 +79,7 @@ const maxNumberLine = 16 + 1 + 16 + 2
  * mailbox of 100,000 messages would otherwise build 100,000 of them. Equal to `multiline` of the same lines.
  */
 export const numberLines = (count: number, first: (i: number) => number, second: (i: number) => number): Uint8Array => {
-  const out = new Uint8Array(count * maxNumberLine + 3)
+  const out = Buffer.allocUnsafe(count * maxNumberLine + 3)
   let at = 0
   for (let i = 0; i < count; i++) {
     at = writeDecimal(out, at, first(i))

@@ -152,7 +152,7 @@ export const decodeLine = (state: State, line: string): Input => {
 const text = (t: string): Output => ({ _tag: "Text", text: t })
 
 /** A status line and the `n value` lines of the live messages at `indices` (LIST, UIDL), rendered as octets. */
-const listing = (state: State, status: string, indices: ReadonlyArray<number>, value: (index: number) => number): Step => ({
+const listing = (state: State, status: string, indices: Uint32Array, value: (index: number) => number): Step => ({
   out: [text(status), { _tag: "Bytes", bytes: Reply.numberLines(indices.length, (k) => indices[k]! + 1, (k) => value(indices[k]!)) }],
   state,
   action: "continue"
@@ -187,21 +187,24 @@ export const capabilities = (env: Env, state: State): ReadonlyArray<string> =>
 
 const sizeOf = (env: Env, m: Mailbox.MessageInfo): number => (env.exactRfc822Size ? m.wireSize : m.storageSize)
 
-const live = (t: Transaction): Array<number> => {
-  const out: Array<number> = []
-  for (let i = 0; i < t.view.messages.length; i++) if (!t.deleted.has(i)) out.push(i)
-  return out
+/** The indices of the messages not marked deleted (a typed array: a mailbox may hold 100,000 of them). */
+const live = (t: Transaction): Uint32Array => {
+  const out = new Uint32Array(t.view.messages.length)
+  let n = 0
+  for (let i = 0; i < out.length; i++) if (!t.deleted.has(i)) out[n++] = i
+  return out.subarray(0, n)
 }
 
 const totals = (env: Env, t: Transaction): { count: number; octets: number } => {
   let count = 0
   let octets = 0
-  t.view.messages.forEach((m, i) => {
+  const messages = t.view.messages
+  for (let i = 0; i < messages.length; i++) {
     if (!t.deleted.has(i)) {
       count++
-      octets += sizeOf(env, m)
+      octets += sizeOf(env, messages[i]!)
     }
-  })
+  }
   return { count, octets }
 }
 
