@@ -1,10 +1,10 @@
 // AUTH GSSAPI end to end: a throwaway Kerberos realm (test/kerberos/realm.sh), the real pop3d with the MIT
 // binding, and real clients: curl, fetchmail --auth gssapi, and python3-gssapi (test/kerberos/gss_pop3_client.py)
 // with and without mutual authentication. Skipped, saying so, only when the Kerberos packages are absent.
-import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as Clients from "../helpers/clients.ts"
 import * as Realm from "../kerberos/realm.ts"
 import { makeTempDir, Pop3Client, removeDir, root, shutdown, startServer, type Server } from "../helpers/server.ts"
 
@@ -14,27 +14,9 @@ interface Ran {
   readonly stderr: string
 }
 
-/** Runs a client program (no shell) with extra environment; SIGKILL after `timeoutMs`. */
-const run = (command: string, args: ReadonlyArray<string>, env: Record<string, string>, timeoutMs = 20_000) =>
-  new Promise<Ran>((resolve, reject) => {
-    const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`${command} ${args.join(" ")} timed out\n${stdout}\n${stderr}`))
-    }, timeoutMs)
-    child.on("error", (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+/** Runs a client program (no shell) with extra environment, its output as text; SIGKILL after `timeoutMs`. */
+const run = (command: string, args: ReadonlyArray<string>, env: Record<string, string>, timeoutMs = 20_000): Promise<Ran> =>
+  Clients.run(command, args, { env, timeoutMs }).then((r) => ({ ...r, stdout: r.stdout.toString("utf8") }))
 
 const skip = Realm.skipReason()
 if (skip !== undefined) console.warn(`AUTH GSSAPI end-to-end tests skipped: ${skip}`)

@@ -3,12 +3,12 @@
 // MIC and KEY_EXCH, as Windows sends it), fetchmail --auth ntlm (NTLMv1 only: must be refused), and a raw client for
 // the wire details. PROFILE: E0002 (AUTH NTLM, CAPA's SASL line), V0009 (unknown user and wrong password answer alike).
 // Needs the Debian packages python3-ntlm-auth and fetchmail; each group skips, saying so, when its package is absent.
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as NtlmClient from "../../packages/auth/test/ntlmClient.ts"
-import { curl, type ProcessResult } from "../helpers/clients.ts"
+import { curl, run } from "../helpers/clients.ts"
 import { Pop3Client, root, shutdown, startServer, type Server } from "../helpers/server.ts"
 
 const python = "/usr/bin/python3"
@@ -27,25 +27,7 @@ if (fetchmailSkip !== undefined) console.warn(`AUTH NTLM fetchmail test skipped:
 
 /** Runs a program with extra environment variables; SIGKILL after `timeoutMs`. */
 const runWith = (command: string, args: ReadonlyArray<string>, env: Record<string, string>, timeoutMs = 20_000) =>
-  new Promise<ProcessResult>((resolve, reject) => {
-    const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
-    const out: Array<Buffer> = []
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => out.push(d))
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`${command} timed out after ${timeoutMs} ms\n${stderr}`))
-    }, timeoutMs)
-    child.on("error", (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout: Buffer.concat(out), stderr })
-    })
-  })
+  run(command, args, { env, timeoutMs })
 
 const users = {
   alice: "ntlm pass 1", // ASCII: curl hashes UTF-8 octets, not UTF-16 (see ../shared/notes/auth.md 1.5)

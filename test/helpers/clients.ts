@@ -9,14 +9,15 @@ export interface ProcessResult {
   readonly stderr: string
 }
 
-/** Runs a program with arguments (no shell), collecting output; SIGKILL after `timeoutMs`. */
+/** Runs a program with arguments (no shell) and extra environment, collecting output; SIGKILL after `timeoutMs`. */
 export const run = (
   command: string,
   args: ReadonlyArray<string>,
-  options: { readonly timeoutMs?: number; readonly input?: string } = {}
+  options: { readonly timeoutMs?: number; readonly input?: string; readonly env?: Record<string, string> } = {}
 ): Promise<ProcessResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: root, stdio: ["pipe", "pipe", "pipe"] })
+    const env = options.env === undefined ? undefined : { ...process.env, ...options.env }
+    const child = spawn(command, args, { cwd: root, env, stdio: ["pipe", "pipe", "pipe"] })
     const out: Array<Buffer> = []
     let stderr = ""
     child.stdout.on("data", (d: Buffer) => out.push(d))

@@ -208,10 +208,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       // cost a few microseconds each, where a thread-pool round trip costs tens (the bulk of a RETR's CPU). A cold
       // disk blocks the event loop for one read, of at most the caller's buffer.
       const openMessage = (index: number): Effect.Effect<MessageReader, MailboxError, Scope.Scope> =>
-        Effect.suspend(() => {
-          if (!Number.isInteger(index) || index < 0 || index >= entries.length) {
-            return Effect.andThen(checkIndex(entries, index), Effect.never) // checkIndex dies here
-          }
+        Effect.flatMap(checkIndex(entries, index), () => {
           // The fast path, taken by almost every RETR: the file is where it was last seen.
           const found = known(index)
           if (found !== undefined) {

@@ -83,7 +83,7 @@ export const serve = (
     let reason: EndReason = "client-closed"
     let user = "-"
     const output = Output.make()
-    let drained = options.drained
+    const drained = options.drained
     if (drained === undefined) output.detach()
     // What the connection waits on the client for, and since when (clock ms); nothing while it works itself.
     let waitingFor: "read" | "write" | undefined
@@ -189,8 +189,7 @@ export const serve = (
 
     const startTls = Effect.gen(function*() {
       yield* flush
-      // The socket the write side reports on is replaced by the TLS one: written buffers are not reused any more.
-      drained = undefined
+      // The socket `drained` reports on is replaced by the TLS one: written buffers are not reused any more.
       output.detach()
       generation++
       framer.reset()
