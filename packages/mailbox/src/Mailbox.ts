@@ -5,7 +5,7 @@
  * a store never throws, it fails with a `MailboxError`.
  */
 import { Rfc822 } from "@pop3d/protocol"
-import { Cause, Clock, Context, Effect, Layer, Schema, Stream } from "effect"
+import { Cause, Clock, Context, Effect, Layer, Result, Schema, Stream } from "effect"
 import type { Scope } from "effect"
 import * as Quota from "./Quota.ts"
 import * as Retention from "./Retention.ts"
@@ -56,6 +56,17 @@ export interface MessageReader {
   read(buffer: Uint8Array): Effect.Effect<number, MailboxError>
 }
 
+/**
+ * One message opened with `MailboxView.openMessageNow`: every call returns at once, without an Effect (the RETR
+ * fast path). The caller closes it; a reader read to its end has closed itself already.
+ */
+export interface MessageFile {
+  /** As `MessageReader.read`: fills the front of `buffer` and says how many octets; 0 at the end. */
+  readNow(buffer: Uint8Array): Result.Result<number, MailboxError>
+  /** Releases the message (idempotent). */
+  close(): void
+}
+
 /** One session's snapshot of a mailbox, fixed at open; message number n is index n-1. */
 export interface MailboxView {
   /** The messages as they were at open; later deliveries and removals by others do not show. */
@@ -65,6 +76,12 @@ export interface MailboxView {
    * can reuse its buffers); fails with `MessageGone` if another session removed it meanwhile.
    */
   openMessage(index: number): Effect.Effect<MessageReader, MailboxError, Scope.Scope>
+  /**
+   * `openMessage` without waiting, when the store can answer at once (a page-cached local file, memory): the opened
+   * message, or its failure. `undefined` when it cannot (a message another tool moved must be searched for, a
+   * store that waits on a network, an index out of range): then `openMessage` is the way.
+   */
+  openMessageNow(index: number): Result.Result<MessageFile, MailboxError> | undefined
   /** Streams the stored bytes of one message in fresh chunks of at most `readChunkSize` (`streamOf` its reader). */
   read(index: number): Stream.Stream<Uint8Array, MailboxError>
   /** Removes exactly the messages at these indices (already gone counts as removed) and no other. */
@@ -119,6 +136,19 @@ export const streamOf = (
     })
     return Stream.fromPull(Effect.succeed(next))
   }))
+
+/**
+ * `openMessage` from `openMessageNow`'s answer: a reader over the opened message, which the scope closes (a store
+ * whose messages can always be opened at once needs nothing else).
+ */
+export const readerOf = (
+  opened: Result.Result<MessageFile, MailboxError>
+): Effect.Effect<MessageReader, MailboxError, Scope.Scope> =>
+  Result.isFailure(opened)
+    ? Effect.fail(opened.failure)
+    : Effect.as(Effect.addFinalizer(() => Effect.sync(opened.success.close)), {
+      read: (buffer: Uint8Array) => Effect.suspend(() => Effect.fromResult(opened.success.readNow(buffer)))
+    })
 
 /**
  * Checks that a mailbox name can name a mailbox in any store: not empty, not
@@ -242,26 +272,28 @@ export const makeMemory = (
         storageSize: m.bytes.length
       }))
       const current = (uid: number) => box.messages.find((m) => m.uid === uid)
-      const openMessage = (index: number) =>
-        Effect.gen(function*() {
-          yield* checkIndex(snapshot, index)
-          const uid = snapshot[index]!.uid
-          const message = current(uid)
-          if (message === undefined) return yield* messageGone(uid)
-          let offset = 0
-          return {
-            read: (buffer: Uint8Array) =>
-              Effect.sync(() => {
-                const n = Math.min(buffer.length, message.bytes.length - offset)
-                buffer.set(message.bytes.subarray(offset, offset + n))
-                offset += n
-                return n
-              })
-          }
+      const openMessageNow = (index: number): Result.Result<MessageFile, MailboxError> | undefined => {
+        if (!Number.isInteger(index) || index < 0 || index >= snapshot.length) return undefined
+        const uid = snapshot[index]!.uid
+        const message = current(uid)
+        if (message === undefined) return Result.fail(messageGone(uid))
+        let offset = 0
+        return Result.succeed({
+          readNow: (buffer: Uint8Array) => {
+            const n = Math.min(buffer.length, message.bytes.length - offset)
+            buffer.set(message.bytes.subarray(offset, offset + n))
+            offset += n
+            return Result.succeed(n)
+          },
+          close: () => {}
         })
+      }
+      const openMessage = (index: number) =>
+        Effect.flatMap(checkIndex(snapshot, index), () => readerOf(openMessageNow(index)!))
       return {
         messages,
         openMessage,
+        openMessageNow,
         read: (index) => streamOf(openMessage(index)),
         commitUpdate: (indices) =>
           Effect.gen(function*() {

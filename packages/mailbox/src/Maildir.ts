@@ -23,10 +23,10 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Rfc822 } from "@pop3d/protocol"
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Effect, Layer, Result } from "effect"
 import type { Scope } from "effect"
-import type { MailboxView, MessageInfo, MessageReader, Stats } from "./Mailbox.ts"
-import { checkIndex, Mailbox, MailboxError, messageGone, streamOf, validateUser } from "./Mailbox.ts"
+import type { MailboxView, MessageFile, MessageInfo, MessageReader, Stats } from "./Mailbox.ts"
+import { checkIndex, Mailbox, MailboxError, messageGone, readerOf, streamOf, validateUser } from "./Mailbox.ts"
 import * as LockFile from "./LockFile.ts"
 import * as Maildirsize from "./Maildirsize.ts"
 import * as Quota from "./Quota.ts"
@@ -207,28 +207,36 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       // Message files are read with synchronous calls: on a local, page-cached file an open, a read and a close
       // cost a few microseconds each, where a thread-pool round trip costs tens (the bulk of a RETR's CPU). A cold
       // disk blocks the event loop for one read, of at most the caller's buffer.
+      const openMessageNow = (index: number): Result.Result<MessageFile, MailboxError> | undefined => {
+        if (!Number.isInteger(index) || index < 0 || index >= entries.length) return undefined
+        // Taken by almost every RETR: the file is where it was last seen. Otherwise it must be searched for.
+        const found = known(index)
+        if (found === undefined) return undefined
+        try {
+          return Result.succeed(fileOf(FsSync.openSync(filePath(p, found), "r")))
+        } catch (e) {
+          if (!Files.isCode(e as Files.FsError, "ENOENT")) {
+            return Result.fail(Files.toMailboxError("open a message")(e as Files.FsError))
+          }
+          located[index] = undefined
+          return undefined
+        }
+      }
+
       const openMessage = (index: number): Effect.Effect<MessageReader, MailboxError, Scope.Scope> =>
         Effect.flatMap(checkIndex(entries, index), () => {
-          // The fast path, taken by almost every RETR: the file is where it was last seen.
-          const found = known(index)
-          if (found !== undefined) {
-            try {
-              return opened(FsSync.openSync(filePath(p, found), "r"))
-            } catch (e) {
-              if (!Files.isCode(e as Files.FsError, "ENOENT")) {
-                return Effect.fail(Files.toMailboxError("open a message")(e as Files.FsError))
-              }
-              located[index] = undefined
-            }
-          }
+          const now = openMessageNow(index)
+          if (now !== undefined) return readerOf(now)
           return onFile(index, (path) => Files.orAbsent(Files.attemptSync(() => FsSync.openSync(path, "r")))).pipe(
             Effect.mapError((e) => (e instanceof MailboxError ? e : Files.toMailboxError("open a message")(e))),
-            Effect.flatMap((fd) => (fd === undefined ? Effect.fail(messageGone(entries[index]!.uid)) : opened(fd)))
+            Effect.flatMap((fd) =>
+              fd === undefined ? Effect.fail(messageGone(entries[index]!.uid)) : readerOf(Result.succeed(fileOf(fd)))
+            )
           )
         })
 
-      /** A reader over an open file, which the scope closes (if the reader has not, at the end of the file). */
-      const opened = (descriptor: number): Effect.Effect<MessageReader, never, Scope.Scope> => {
+      /** An open message file; a short read of a regular file is its end: the file is closed then. */
+      const fileOf = (descriptor: number): MessageFile => {
         let fd: number | undefined = descriptor
         const close = () => {
           if (fd === undefined) return
@@ -239,19 +247,19 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
           }
           fd = undefined
         }
-        // A short read of a regular file is its end: the file is closed then, without another read.
-        const read = (buffer: Uint8Array): Effect.Effect<number, MailboxError> =>
-          Effect.suspend(() => {
-            if (fd === undefined || buffer.length === 0) return Effect.succeed(0)
+        return {
+          readNow: (buffer) => {
+            if (fd === undefined || buffer.length === 0) return Result.succeed(0)
             try {
               const n = FsSync.readSync(fd, buffer, 0, buffer.length, null)
               if (n < buffer.length) close()
-              return Effect.succeed(n)
+              return Result.succeed(n)
             } catch (e) {
-              return Effect.fail(Files.toMailboxError("read a message")(e as Files.FsError))
+              return Result.fail(Files.toMailboxError("read a message")(e as Files.FsError))
             }
-          })
-        return Effect.as(Effect.addFinalizer(() => Effect.sync(close)), { read })
+          },
+          close
+        }
       }
 
       const commitUpdate = (indices: ReadonlyArray<number>) =>
@@ -310,7 +318,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         )
       }
 
-      return { messages, openMessage, read: (index) => streamOf(openMessage(index)), commitUpdate, markRetrieved }
+      return { messages, openMessage, openMessageNow, read: (index) => streamOf(openMessage(index)), commitUpdate, markRetrieved }
     }
 
     /** Delivers one message; `enforce` applies the quota and its warning (the warning message itself does not). */

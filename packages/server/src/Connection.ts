@@ -4,7 +4,8 @@
 import { Cause, Clock, Effect, Exit, Redacted, Result, Schema, Stream } from "effect"
 import type * as Socket from "effect/socket/Socket"
 import type { Scope } from "effect"
-import { LineFramer, Reply } from "@pop3d/protocol"
+import type { Mailbox } from "@pop3d/mailbox"
+import { type DotStuffer, LineFramer, Reply } from "@pop3d/protocol"
 import type { ConnectionObserver } from "./Observer.ts"
 import * as Output from "./Output.ts"
 import * as Session from "./Session.ts"
@@ -62,6 +63,12 @@ interface Framed {
   readonly generation: number
 }
 
+/** What a connection's steps can fail with (each ends the connection). */
+type ConnectionError = WriteStalled | Socket.SocketError | Mailbox.MailboxError
+
+/** What is left to run of a line's handling before the next line: nothing, when it was all done at once. */
+type Pending = Effect.Effect<void, ConnectionError, Session.Services> | undefined
+
 /** How a session ended, for the log line. */
 type EndReason = "quit" | "client-closed" | "timeout" | "auth-failures" | "write-stalled" | "shutdown" | "error"
 
@@ -81,6 +88,8 @@ export const serve = (
     let commands = 0
     let bytesOut = 0
     let reason: EndReason = "client-closed"
+    // The session asked to close: no more lines are read.
+    let ended = false
     let user = "-"
     const output = Output.make()
     const drained = options.drained
@@ -122,23 +131,12 @@ export const serve = (
     /** Flushes once the queue passes the threshold (bounded memory). */
     const flushIfFull = Effect.suspend(() => (output.length >= flushThreshold ? flush : Effect.void))
 
-    const queueBytes = (bytes: Uint8Array) =>
-      Effect.suspend(() => {
-        output.bytes(bytes)
-        return flushIfFull
-      })
-
-    const enqueue = (text: string) =>
-      Effect.suspend(() => {
-        output.text(text)
-        return flushIfFull
-      })
-
     // The read side: every pull first flushes what the previous lines produced, then waits for the client.
     const pullFramed = Effect.suspend(function loop(): Effect.Effect<
       readonly [Framed, ...Array<Framed>],
       WriteStalled | Socket.SocketError | Cause.Done
     > {
+      if (ended) return Cause.done()
       return flush.pipe(
         Effect.andThen(waiting("read", reader.pull)),
         Effect.catchTag("SocketError", (e): Effect.Effect<never, Cause.Done | Socket.SocketError> =>
@@ -160,31 +158,78 @@ export const serve = (
     )
 
     // A message goes out through the same queue as text replies, so that pipelined RETRs share writes. It is read
-    // into a pool buffer and encoded into the queue's pool buffers: nothing is allocated per message.
-    const sendMessage = (t: Session.Transaction, out: Extract<Session.Output, { _tag: "Message" }>) =>
+    // into a pool buffer and encoded into the queue's pool buffers: nothing is allocated per message. When the store
+    // can open it at once (`openMessageNow`) and it fits one read, no Effect runs for it at all: the common RETR.
+    // Returns what is left to run, if anything.
+    const sendMessage = (
+      t: Session.Transaction,
+      out: Extract<Session.Output, { _tag: "Message" }>
+    ): Pending => {
+      // The message is opened before answering, so that one removed meanwhile gets -ERR.
+      const opened = t.view.openMessageNow(out.index)
+      if (opened === undefined) return sendOpened(t, out)
+      if (Result.isFailure(opened)) return gone(t, out, opened.failure)
+      const file = opened.success
+      const stuffer = out.encoder()
+      output.text(out.status)
+      const pooled = Output.sharedPool.take()
+      const read = file.readNow(pooled.subarray(0, readSize))
+      if (Result.isSuccess(read) && read.success > 0) output.encode(stuffer, pooled.subarray(0, read.success))
+      Output.sharedPool.give(pooled)
+      if (Result.isFailure(read)) {
+        file.close()
+        return Effect.fail(read.failure)
+      }
+      if (read.success < readSize || stuffer.done) {
+        file.close()
+        output.copy(stuffer.end())
+        return out.sent
+      }
+      // A message larger than one read: the rest goes out in steps, each flushed when the queue is full.
+      const rest = Effect.acquireRelease(
+        Effect.succeed((buffer: Uint8Array) => Effect.suspend(() => Effect.fromResult(file.readNow(buffer)))),
+        () => Effect.sync(file.close)
+      )
+      return Effect.andThen(pump(rest, stuffer), out.sent)
+    }
+
+    /** The message could not be opened: -ERR when another session removed it, else the connection fails. */
+    const gone = (t: Session.Transaction, out: { readonly index: number }, error: Mailbox.MailboxError) => {
+      if (error.reason !== "MessageGone") return Effect.fail(error)
+      output.text(Session.messageGone(t, out.index))
+      return undefined
+    }
+
+    /** `sendMessage` through the store's Effect API, for a message it cannot open at once. */
+    const sendOpened = (t: Session.Transaction, out: Extract<Session.Output, { _tag: "Message" }>) =>
       Effect.gen(function*() {
-        // Open the message before answering, so that one removed meanwhile gets -ERR.
         const opened = yield* Effect.result(out.open)
-        if (Result.isFailure(opened)) {
-          if (opened.failure.reason !== "MessageGone") return yield* opened.failure
-          return yield* enqueue(Session.messageGone(t, out.index))
-        }
+        if (Result.isFailure(opened)) return yield* (gone(t, out, opened.failure) ?? Effect.void)
+        output.text(out.status)
+        yield* pump(Effect.succeed(opened.success.read), out.encoder())
+        yield* out.sent
+      }).pipe(Effect.scoped)
+
+    /** Reads, encodes and queues the rest of an open message, flushing whenever the queue is full. */
+    const pump = <R>(
+      acquire: Effect.Effect<(buffer: Uint8Array) => Effect.Effect<number, Mailbox.MailboxError>, never, R>,
+      stuffer: DotStuffer.DotStuffer
+    ) =>
+      Effect.gen(function*() {
+        const read = yield* acquire
         const pooled = yield* Effect.acquireRelease(
           Effect.sync(() => Output.sharedPool.take()),
           (b) => Effect.sync(() => Output.sharedPool.give(b))
         )
         const buffer = pooled.subarray(0, readSize)
-        const stuffer = out.encoder()
-        yield* enqueue(out.status)
         while (!stuffer.done) {
-          const n = yield* opened.success.read(buffer)
+          yield* flushIfFull
+          const n = yield* read(buffer)
           if (n === 0) break
           output.encode(stuffer, buffer.subarray(0, n))
-          yield* flushIfFull
         }
         output.copy(stuffer.end())
         yield* flushIfFull
-        yield* out.sent
       }).pipe(Effect.scoped)
 
     const startTls = Effect.gen(function*() {
@@ -199,37 +244,70 @@ export const serve = (
       if (state._tag === "Authorization") state = { ...state, secure: true, user: undefined, sasl: undefined }
     })
 
-    const handle = (framed: Framed) =>
-      Effect.gen(function*() {
-        if (framed.generation !== generation) return true // plaintext pipelined behind STLS
-        commands++
-        options.observer?.received(framed.event, state)
-        const input: Session.Input = framed.event._tag === "TooLong"
-          ? { _tag: "TooLong" }
-          : Session.decodeLine(state, framed.event.line)
-        const result = yield* Session.step(options.env, state, input)
-        const before = state
-        state = result.state
-        if (state._tag === "Transaction") user = state.user
-        if (state._tag === "Authorization" && state.sasl !== undefined) framer.setMaxLength(options.maxSaslResponse)
-        else framer.setMaxLength(options.maxCommandSize)
-        for (const out of result.out) {
-          if (out._tag === "Text") yield* enqueue(out.text)
-          else if (out._tag === "Bytes") yield* queueBytes(out.bytes)
-          else yield* sendMessage(before as Session.Transaction, out)
+    // The lines of one read are handled in a plain loop: a step the session answers at once, with replies that need
+    // no waiting, runs without an Effect. Each returns what is left to run before the next line, if anything.
+
+    /** Queues one step's replies from `from` on. */
+    const emit = (t: Session.State, outs: ReadonlyArray<Session.Output>, from: number): Pending => {
+      for (let k = from; k < outs.length; k++) {
+        const out = outs[k]!
+        if (out._tag === "Text") output.text(out.text)
+        else if (out._tag === "Bytes") output.bytes(out.bytes)
+        else {
+          const rest = sendMessage(t as Session.Transaction, out)
+          if (rest !== undefined) return Effect.flatMap(rest, () => emit(t, outs, k + 1) ?? Effect.void)
         }
+        if (output.length >= flushThreshold) return Effect.flatMap(flush, () => emit(t, outs, k + 1) ?? Effect.void)
+      }
+      return undefined
+    }
+
+    /** Applies one step: the new state, its replies, then STLS or the end of the session. */
+    const apply = (input: Session.Input, result: Session.Step): Pending => {
+      const before = state
+      state = result.state
+      if (state._tag === "Transaction") user = state.user
+      if (state._tag === "Authorization" && state.sasl !== undefined) framer.setMaxLength(options.maxSaslResponse)
+      else framer.setMaxLength(options.maxCommandSize)
+      const finish = (): Pending => {
         options.observer?.stepped(input, before, result)
-        if (result.action === "starttls") yield* startTls
+        if (result.action === "starttls") return startTls
         if (result.action === "close") {
           reason = state._tag === "Closed" && before._tag === "Authorization" && input._tag === "Command" &&
               input.command._tag !== "QUIT"
             ? "auth-failures"
             : "quit"
-          yield* flush
-          return false
+          ended = true
+          return flush
         }
-        return true
-      })
+        return undefined
+      }
+      const rest = emit(before, result.out, 0)
+      return rest === undefined ? finish() : Effect.flatMap(rest, () => finish() ?? Effect.void)
+    }
+
+    const handle = (framed: Framed): Pending => {
+      if (framed.generation !== generation) return undefined // plaintext pipelined behind STLS
+      commands++
+      options.observer?.received(framed.event, state)
+      const input: Session.Input = framed.event._tag === "TooLong"
+        ? { _tag: "TooLong" }
+        : Session.decodeLine(state, framed.event.line)
+      const decided = Session.decide(options.env, state, input)
+      return Effect.isEffect(decided)
+        ? Effect.flatMap(decided, (result) => apply(input, result) ?? Effect.void)
+        : apply(input, decided)
+    }
+
+    /** Handles the lines of one read from `from` on, until the session ends. */
+    const handleAll = (batch: ReadonlyArray<Framed>, from: number): Effect.Effect<void, ConnectionError, Session.Services> => {
+      for (let i = from; i < batch.length && !ended; i++) {
+        const rest = handle(batch[i]!)
+        if (rest !== undefined) return Effect.flatMap(rest, () => handleAll(batch, i + 1))
+        if (output.length >= flushThreshold) return Effect.flatMap(flush, () => handleAll(batch, i + 1))
+      }
+      return Effect.void
+    }
 
     const notice = (text: string, code?: Reply.ResponseCode) =>
       Effect.suspend(() => {
@@ -238,9 +316,9 @@ export const serve = (
         return flush
       }).pipe(Effect.timeout(noticeTimeout), Effect.ignore)
 
-    yield* enqueue(Session.greeting)
+    output.text(Session.greeting)
     options.observer?.replied(Session.greeting)
-    const outcome = yield* Effect.raceFirst(Stream.runForEachWhile(lines, handle), watchdog).pipe(
+    const outcome = yield* Effect.raceFirst(Stream.runForEachArray(lines, (batch) => handleAll(batch, 0)), watchdog).pipe(
       Effect.catchTag("IdleTimeout", () =>
         Effect.suspend(() => {
           reason = "timeout"

@@ -1,7 +1,7 @@
 // pop3d's metrics, on Effect's `Metric`: every series is a metric instance built once (one per label combination)
 // and kept in a table, so the per-command path only looks one up and increments it. The values live in Effect's
 // metric registry; `exposition` renders them for /metrics. Nothing here opens a socket or reads a session.
-import { Context, Effect, Layer, Metric, Stream } from "effect"
+import { Context, Effect, Layer, Metric, Result, Stream } from "effect"
 import { Mailbox } from "@pop3d/mailbox"
 import * as Prometheus from "./Prometheus.ts"
 
@@ -183,6 +183,12 @@ const storeError = (operation: typeof storeOperations[number]) => (e: Mailbox.Ma
 export const instrumentStore = <E, R>(store: Layer.Layer<Mailbox.Mailbox, E, R>): Layer.Layer<Mailbox.Mailbox, E, R> =>
   Layer.effect(Mailbox.Mailbox)(Effect.gen(function*() {
     const inner = yield* Mailbox.Mailbox
+    const context = yield* Effect.context<never>()
+    /** Counts a failed read on the fast path (no Effect allocated). */
+    const countNow = <A>(result: Result.Result<A, Mailbox.MailboxError>): Result.Result<A, Mailbox.MailboxError> => {
+      if (Result.isFailure(result)) add(metrics.storeErrors.get("read", result.failure.reason), 1, context)
+      return result
+    }
     const instrumentView = (view: Mailbox.MailboxView): Mailbox.MailboxView =>
       Object.assign(Object.create(view) as Mailbox.MailboxView, {
         read: (index: number) => view.read(index).pipe(Stream.tapError(storeError("read"))),
@@ -193,6 +199,13 @@ export const instrumentStore = <E, R>(store: Layer.Layer<Mailbox.Mailbox, E, R>)
               read: (buffer) => reader.read(buffer).pipe(Effect.tapError(storeError("read")))
             }))
           ),
+        openMessageNow: (index: number) => {
+          const opened = view.openMessageNow(index)
+          if (opened === undefined) return undefined
+          if (Result.isFailure(opened)) return countNow(opened)
+          const file = opened.success
+          return Result.succeed<Mailbox.MessageFile>({ readNow: (buffer) => countNow(file.readNow(buffer)), close: file.close })
+        },
         commitUpdate: (indices: ReadonlyArray<number>) =>
           view.commitUpdate(indices).pipe(Effect.tapError(storeError("update")))
       })

@@ -474,34 +474,38 @@ const run = <T extends Command.Command["_tag"]>(
   env: Env,
   state: State,
   command: Extract<Command.Command, { _tag: T }>
-): Effect.Effect<Step, never, Services> => {
-  const r = (handlers[command._tag] as Handler<T>)(env, state, command)
-  return Effect.isEffect(r) ? r : Effect.succeed(r)
+): Step | Effect.Effect<Step, never, Services> => (handlers[command._tag] as Handler<T>)(env, state, command)
+
+/**
+ * One step of the state machine, answered at once when it needs no service (every TRANSACTION command but QUIT):
+ * a connection runs those without an Effect. `step` is the same as an Effect.
+ */
+export const decide = (env: Env, state: State, input: Input): Step | Effect.Effect<Step, never, Services> => {
+  if (state._tag === "Closed") return { out: [], state, action: "close" }
+  switch (input._tag) {
+    case "TooLong":
+      if (state._tag === "Authorization" && state.sasl !== undefined) {
+        return reply({ ...state, sasl: undefined }, Reply.err(Texts.saslTooLong))
+      }
+      return reply(state, Reply.err(Texts.lineTooLong(env.maxCommandSize)))
+    case "Invalid":
+      return reply(state, Reply.err(input.error.message))
+    case "Command":
+      return run(env, state, input.command)
+    case "SaslResponse": {
+      if (state._tag !== "Authorization" || state.sasl === undefined) return reply(state, Reply.err(Texts.loginFirst))
+      const { exchange, mechanism } = state.sasl
+      const cleared: Authorization = { ...state, sasl: undefined }
+      if (input.line.trim() === "*") return reply(cleared, Reply.err(Texts.authCancelled))
+      const decoded = SaslCodec.decodeBase64(input.line.trim())
+      if (Result.isFailure(decoded)) return reply(cleared, Reply.err(Texts.badBase64))
+      return saslOutcome(env, cleared, mechanism, exchange, decoded.success)
+    }
+  }
 }
 
 /** One step of the state machine: the replies to one input and the state after it. */
 export const step = (env: Env, state: State, input: Input): Effect.Effect<Step, never, Services> => {
-  if (state._tag === "Closed") return Effect.succeed({ out: [], state, action: "close" })
-  switch (input._tag) {
-    case "TooLong":
-      if (state._tag === "Authorization" && state.sasl !== undefined) {
-        return Effect.succeed(reply({ ...state, sasl: undefined }, Reply.err(Texts.saslTooLong)))
-      }
-      return Effect.succeed(reply(state, Reply.err(Texts.lineTooLong(env.maxCommandSize))))
-    case "Invalid":
-      return Effect.succeed(reply(state, Reply.err(input.error.message)))
-    case "Command":
-      return run(env, state, input.command)
-    case "SaslResponse": {
-      if (state._tag !== "Authorization" || state.sasl === undefined) {
-        return Effect.succeed(reply(state, Reply.err(Texts.loginFirst)))
-      }
-      const { exchange, mechanism } = state.sasl
-      const cleared: Authorization = { ...state, sasl: undefined }
-      if (input.line.trim() === "*") return Effect.succeed(reply(cleared, Reply.err(Texts.authCancelled)))
-      const decoded = SaslCodec.decodeBase64(input.line.trim())
-      if (Result.isFailure(decoded)) return Effect.succeed(reply(cleared, Reply.err(Texts.badBase64)))
-      return saslOutcome(env, cleared, mechanism, exchange, decoded.success)
-    }
-  }
+  const decided = decide(env, state, input)
+  return Effect.isEffect(decided) ? decided : Effect.succeed(decided)
 }
