@@ -101,12 +101,11 @@ export const serve = (
     const idleSeconds = () =>
       state._tag === "Transaction" ? options.authenticatedTimeout : options.unauthenticatedTimeout
 
-    const waiting = <A, E>(what: "read" | "write", effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-      Effect.suspend(() => {
-        waitingFor = what
-        waitingSince = clock.currentTimeMillisUnsafe()
-        return Effect.onExit(effect, () => Effect.sync(() => void (waitingFor = undefined)))
-      })
+    /** From now on the connection waits on the client; whatever it waited for clears it (a failure ends it). */
+    const startWaiting = (what: "read" | "write") => {
+      waitingFor = what
+      waitingSince = clock.currentTimeMillisUnsafe()
+    }
 
     // The inactivity timers: one watchdog per connection (not a timer per read and per write) that fails once the
     // connection has waited on the client for the whole period of the current state: for a line (IdleTimeout: the
@@ -121,36 +120,42 @@ export const serve = (
       return waitingFor === "read" ? Effect.fail(new IdleTimeout()) : Effect.fail(new WriteStalled())
     })
 
+    const written = () => {
+      waitingFor = undefined
+      output.written(drained?.() === true)
+    }
+
     const flush = Effect.suspend(() => {
       const batch = output.take()
       if (batch === undefined) return Effect.void
       for (const chunk of batch) bytesOut += chunk.length
-      return Effect.map(waiting("write", writer.writeAll(batch)), () => output.written(drained?.() === true))
+      startWaiting("write")
+      return Effect.map(writer.writeAll(batch), written)
     })
 
     /** Flushes once the queue passes the threshold (bounded memory). */
     const flushIfFull = Effect.suspend(() => (output.length >= flushThreshold ? flush : Effect.void))
 
     // The read side: every pull first flushes what the previous lines produced, then waits for the client.
-    const pullFramed = Effect.suspend(function loop(): Effect.Effect<
+    const pull = Effect.catchTag(reader.pull, "SocketError", (e): Effect.Effect<never, Cause.Done | Socket.SocketError> =>
+      e.reason._tag === "SocketCloseError" ? Cause.done() : Effect.fail(e))
+    const frame = (chunks: ReadonlyArray<Uint8Array | string>) => {
+      waitingFor = undefined
+      const out: Array<Framed> = []
+      for (const chunk of chunks) {
+        if (typeof chunk === "string") continue
+        for (const event of framer.push(chunk)) out.push({ event, generation })
+      }
+      return out.length > 0 ? Effect.succeed(out as [Framed, ...Array<Framed>]) : pullFramed
+    }
+    const readFramed = Effect.suspend(() => {
+      startWaiting("read")
+      return Effect.flatMap(pull, frame)
+    })
+    const pullFramed: Effect.Effect<
       readonly [Framed, ...Array<Framed>],
       WriteStalled | Socket.SocketError | Cause.Done
-    > {
-      if (ended) return Cause.done()
-      return flush.pipe(
-        Effect.andThen(waiting("read", reader.pull)),
-        Effect.catchTag("SocketError", (e): Effect.Effect<never, Cause.Done | Socket.SocketError> =>
-          e.reason._tag === "SocketCloseError" ? Cause.done() : Effect.fail(e)),
-        Effect.flatMap((chunks: ReadonlyArray<Uint8Array | string>) => {
-          const out: Array<Framed> = []
-          for (const chunk of chunks) {
-            if (typeof chunk === "string") continue
-            for (const event of framer.push(chunk)) out.push({ event, generation })
-          }
-          return out.length > 0 ? Effect.succeed(out as [Framed, ...Array<Framed>]) : loop()
-        })
-      )
-    })
+    > = Effect.suspend(() => (ended ? Cause.done() : output.length === 0 ? readFramed : Effect.andThen(flush, readFramed)))
 
     /** The client's lines, framed: the Stream the session consumes. */
     const lines: Stream.Stream<Framed, WriteStalled | Socket.SocketError> = Stream.fromPull(
