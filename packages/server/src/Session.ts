@@ -222,13 +222,15 @@ const messageOutput = (env: Env, t: Transaction, index: number, bodyLines: numbe
   status: bodyLines === undefined
     ? Reply.ok(Texts.retrFollows(sizeOf(env, t.view.messages[index]!)))
     : Reply.ok(Texts.topFollows),
-  open: t.view.openMessage(index),
+  // Built when run: a connection whose store opens the message at once never runs it.
+  open: Effect.suspend(() => t.view.openMessage(index)),
   encoder: () => DotStuffer.make(bodyLines === undefined ? undefined : { bodyLines }),
   // RETR (not TOP) records the message as retrieved once all of it was sent, for retention.
-  sent: bodyLines === undefined
-    ? t.view.markRetrieved(index).pipe(Effect.ignore({ log: "Warn", message: "could not mark a message retrieved" }))
-    : Effect.void
+  sent: bodyLines === undefined ? Effect.suspend(() => markRetrieved(t, index)) : Effect.void
 })
+
+const markRetrieved = (t: Transaction, index: number): Effect.Effect<void> =>
+  t.view.markRetrieved(index).pipe(Effect.ignore({ log: "Warn", message: "could not mark a message retrieved" }))
 
 /** The -ERR line for a message another session removed meanwhile; later reads of it answer the same. */
 export const messageGone = (t: Transaction, index: number): string => {
