@@ -225,3 +225,47 @@ describe("login protection", () => {
       assert.match(yield* c.client.next, /^\+OK Logged in/)
     }).pipe(withStore))
 })
+
+describe("sending messages", () => {
+  // Larger than one read (64 KiB) and than a flush: it goes out in several steps, dot lines and bare LFs included.
+  const large = Array.from({ length: 6000 }, (_, i) => (i % 7 === 0 ? `.line ${i}` : `line ${i} ${"x".repeat(30)}`)).join("\n")
+  const stored = [...messages, `Subject: large\n\n${large}\n`]
+
+  /** The memory store, except that it never opens a message at once: every RETR takes the Effect API. */
+  const waitingStore = Layer.effect(Mailbox.Mailbox)(Effect.gen(function*() {
+    const inner = yield* Mailbox.Mailbox
+    return {
+      ...inner,
+      open: (user: string) =>
+        Effect.map(inner.open(user), (view): Mailbox.MailboxView => ({ ...view, openMessageNow: () => undefined }))
+    }
+  })).pipe(Layer.provide(Mailbox.layerMemory({ alice: stored })))
+
+  const transcript = (store: Layer.Layer<Mailbox.Mailbox>) =>
+    Effect.gen(function*() {
+      const { client } = yield* open
+      yield* client.sendRaw("USER alice\r\nPASS secret\r\nRETR 3\r\nRETR 2\r\nTOP 3 2\r\nRETR 1\r\nQUIT\r\n")
+      yield* Deferred.await(client.closed)
+      const lines: Array<string> = []
+      while ((yield* client.pending) > 0) lines.push(yield* client.next)
+      return lines
+    }).pipe(
+      Effect.provide([
+        store,
+        Directory.layerMemory({ alice: "{PLAIN}secret" }),
+        Limits.layer(),
+        Layer.succeed(Throttle.Throttle)(Throttle.disabled)
+      ])
+    )
+
+  it.effect("a message goes out the same whether the store opens it at once or through its Effect API", () =>
+    Effect.gen(function*() {
+      const now = yield* transcript(Mailbox.layerMemory({ alice: stored }))
+      const waiting = yield* transcript(waitingStore)
+      assert.deepStrictEqual(waiting, now)
+      const body = ["Subject: large", "", ...large.split("\n").map((l) => (l.startsWith(".") ? "." + l : l))]
+      assert.strictEqual(now[2], `+OK ${stored[2]!.length + stored[2]!.split("\n").length - 1} octets`)
+      assert.deepStrictEqual(now.slice(3, 3 + body.length + 1), [...body, "."])
+      assert.match(now[now.length - 1]!, /^\+OK Signing off/)
+    }))
+})
