@@ -302,7 +302,9 @@ export class Conn {
 
 /** The Message-ID in the first bytes of a message, or undefined. */
 export const messageIdOf = (head: Buffer): string | undefined => {
-  const text = head.toString("latin1")
+  // Only the header block is searched (a body line could quote a Message-ID; and it is the cheap part).
+  const end = head.indexOf("\r\n\r\n")
+  const text = head.toString("latin1", 0, end === -1 ? head.length : end)
   const m = /(?:^|\r\n)Message-ID:[ \t]*(<[^>\r\n]*>)/i.exec(text)
   return m === null ? undefined : m[1]
 }

@@ -3,6 +3,7 @@
 // the ".CRLF" terminator (the exact RFC 822 size). It keeps nothing of a message (chunks pass through one fixed
 // 1 MiB window) and must never disagree with DotStuffer.
 import { Buffer } from "node:buffer"
+import { instantiate } from "./internal/wasm.ts"
 
 /** A streaming wire-size counter; chunks may be split at any octet. */
 export interface SizeCounter {
@@ -82,18 +83,7 @@ const kernelBytes = Buffer.from(
   "base64"
 )
 
-// Node's WebAssembly global, as far as it is used here (the ES library this project compiles against has no types).
-declare const WebAssembly: {
-  readonly Module: new(bytes: Uint8Array) => object
-  readonly Instance: new(module: object) => {
-    readonly exports: {
-      readonly memory: { readonly buffer: ArrayBuffer }
-      readonly count: (at: number, length: number) => number
-    }
-  }
-}
-
-const kernel = new WebAssembly.Instance(new WebAssembly.Module(kernelBytes)).exports
+const kernel = instantiate<{ readonly count: (at: number, length: number) => number }>(kernelBytes)
 // The kernel's whole memory (1 MiB), shared by every counter (counting is synchronous): each chunk is copied here
 // and counted; a longer chunk goes through in pieces of this size.
 const scratch = new Uint8Array(kernel.memory.buffer)
