@@ -146,19 +146,50 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         }
       })
 
+    /** Keeps `state` for warm opens if the mailbox is as it was at `before` and has settled. */
+    const remember = (p: Paths, before: { readonly stamp: string } | undefined, state: State) =>
+      Effect.map(stampOf(p), (after) => {
+        warm.delete(p.home)
+        if (after !== undefined && before !== undefined && after.stamp === before.stamp && after.settled) {
+          warm.set(p.home, { stamp: after.stamp, state })
+          if (warm.size > warmMailboxes) warm.delete(warm.keys().next().value!)
+        }
+      })
+
+    // The state an open has just written (a reconcile) cannot be kept at once: a change within the same timestamp
+    // tick would not show. The mailbox is surveyed again once it has settled, in the background, so that the next
+    // open finds it warm instead of paying for the survey (a large mailbox's first open is followed by a warm one).
+    const rewarming = new Set<string>()
+    const rewarm = (p: Paths) => {
+      if (rewarming.has(p.home)) return Effect.void
+      rewarming.add(p.home)
+      const keep = Effect.gen(function*() {
+        const before = yield* stampOf(p)
+        const surveyed = yield* survey(p)
+        if (surveyed.clean !== undefined) yield* remember(p, before, surveyed.clean)
+      })
+      return Effect.forkDetach(
+        Effect.sleep(2 * warmSettleMs).pipe(
+          Effect.andThen(keep),
+          Effect.ignore,
+          Effect.ensuring(Effect.sync(() => rewarming.delete(p.home)))
+        )
+      )
+    }
+
     const open = Effect.fn("Maildir.open")(function*(user: string) {
       const p = yield* mailbox(user)
       const before = yield* stampOf(p)
       const hit = warm.get(p.home)
       if (before !== undefined && hit !== undefined && hit.stamp === before.stamp) return view(p, user, hit.state)
       const surveyed = yield* survey(p)
-      const state = surveyed.clean ?? (yield* withLock(p, reconcile(p, surveyed, true)))
-      const after = surveyed.clean === undefined ? undefined : yield* stampOf(p)
-      warm.delete(p.home)
-      if (after !== undefined && before !== undefined && after.stamp === before.stamp && after.settled) {
-        warm.set(p.home, { stamp: after.stamp, state })
-        if (warm.size > warmMailboxes) warm.delete(warm.keys().next().value!)
+      if (surveyed.clean !== undefined) {
+        yield* remember(p, before, surveyed.clean)
+        return view(p, user, surveyed.clean)
       }
+      const state = yield* withLock(p, reconcile(p, surveyed, true))
+      warm.delete(p.home)
+      yield* rewarm(p)
       return view(p, user, state)
     })
 

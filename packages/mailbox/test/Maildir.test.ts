@@ -512,4 +512,24 @@ describe("Maildir warm opens", () => {
       assert.deepStrictEqual(after.messages, before.messages)
       assert.strictEqual(text(yield* readAll(after, 1)), "Subject: 3\n\nthree\n")
     }))
+
+  it.live("after an open that reconciled, the state kept in the background misses nothing delivered meanwhile", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const home = Path.join(root, "alice")
+      const store = yield* Maildir.make({ root })
+      yield* drop(Path.join(home, "new"), "1700000000.M1P1.other", "Subject: 1\n\none\n")
+      yield* drop(Path.join(home, "cur"), "1700000001.M1P1.other:2,", "Subject: 2\n\ntwo\n")
+      yield* drop(Path.join(home, "tmp"), ".keep", "")
+      assert.deepStrictEqual((yield* store.open("alice")).messages.map((m) => m.uid), [1, 2])
+      // Delivered right after the reconcile, within the same timestamp tick as its writes or not.
+      yield* drop(Path.join(home, "new"), "1700000002.M1P1.other", "Subject: 3\n\nthree\n")
+      yield* Effect.sleep("1500 millis")
+      assert.deepStrictEqual((yield* store.open("alice")).messages.map((m) => m.uid), [1, 2, 3])
+      // Once settled and kept, a later delivery is seen too.
+      yield* Effect.sleep("1500 millis")
+      yield* store.open("alice")
+      yield* drop(Path.join(home, "new"), "1700000003.M1P1.other", "Subject: 4\n\nfour\n")
+      assert.deepStrictEqual((yield* store.open("alice")).messages.map((m) => m.uid), [1, 2, 3, 4])
+    }))
 })
