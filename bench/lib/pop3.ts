@@ -53,7 +53,8 @@ class Unstuffer {
   private state = 1
   private octets = 0
   private readonly hash: Crypto.Hash | undefined
-  private readonly head = Buffer.allocUnsafe(headKeep)
+  // The first octets of the content, by reference (received chunks are never reused): no copy per message.
+  private readonly head: Array<Buffer> = []
   private headLen = 0
   private readonly chunks: Array<Buffer> | undefined
   private unstuffed = 0
@@ -71,7 +72,7 @@ class Unstuffer {
     this.chunks?.push(part)
     if (this.headLen < headKeep) {
       const n = Math.min(headKeep - this.headLen, to - from)
-      part.copy(this.head, this.headLen, 0, n)
+      this.head.push(n === part.length ? part : part.subarray(0, n))
       this.headLen += n
     }
   }
@@ -122,7 +123,7 @@ class Unstuffer {
     return {
       octets: this.octets,
       sha256: this.hash?.digest("hex"),
-      head: this.head.subarray(0, this.headLen),
+      head: this.head.length === 1 ? this.head[0]! : Buffer.concat(this.head),
       whole: this.chunks === undefined ? undefined : Buffer.concat(this.chunks),
       unstuffedDotLines: this.unstuffed
     }
