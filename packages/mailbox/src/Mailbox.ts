@@ -86,7 +86,10 @@ export interface MailboxView {
   read(index: number): Stream.Stream<Uint8Array, MailboxError>
   /** Removes exactly the messages at these indices (already gone counts as removed) and no other. */
   commitUpdate(indices: ReadonlyArray<number>): Effect.Effect<{ readonly removed: number }, MailboxError>
-  /** Records that a session retrieved (RETR) this message, for retention; a message gone meanwhile is no error. */
+  /**
+   * Records that a session retrieved (RETR) this message, for retention; a message gone meanwhile is no error.
+   * `Effect.void` itself when the store knows there is nothing to record (so that a caller can skip running it).
+   */
   markRetrieved(index: number): Effect.Effect<void, MailboxError>
 }
 

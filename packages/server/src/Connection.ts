@@ -188,7 +188,7 @@ export const serve = (
       if (read.success < readSize || stuffer.done) {
         file.close()
         output.copy(stuffer.end())
-        return out.sent
+        return out.sent === Effect.void ? undefined : out.sent
       }
       // A message larger than one read: the rest goes out in steps, each flushed when the queue is full.
       const rest = Effect.acquireRelease(

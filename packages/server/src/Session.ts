@@ -87,6 +87,7 @@ export type Output =
     readonly status: string
     readonly open: Effect.Effect<Mailbox.MessageReader, Mailbox.MailboxError, Scope.Scope>
     readonly encoder: () => DotStuffer.DotStuffer
+    /** Run once all of it was sent; `Effect.void` itself when there is nothing to do. */
     readonly sent: Effect.Effect<void>
   }
 
@@ -226,11 +227,16 @@ const messageOutput = (env: Env, t: Transaction, index: number, bodyLines: numbe
   open: Effect.suspend(() => t.view.openMessage(index)),
   encoder: () => DotStuffer.make(bodyLines === undefined ? undefined : { bodyLines }),
   // RETR (not TOP) records the message as retrieved once all of it was sent, for retention.
-  sent: bodyLines === undefined ? Effect.suspend(() => markRetrieved(t, index)) : Effect.void
+  // `Effect.void` itself when there is nothing to record (the store says so), so that a connection can skip it.
+  sent: bodyLines === undefined ? markRetrieved(t, index) : Effect.void
 })
 
-const markRetrieved = (t: Transaction, index: number): Effect.Effect<void> =>
-  t.view.markRetrieved(index).pipe(Effect.ignore({ log: "Warn", message: "could not mark a message retrieved" }))
+const markRetrieved = (t: Transaction, index: number): Effect.Effect<void> => {
+  const mark = t.view.markRetrieved(index)
+  return mark === Effect.void
+    ? Effect.void
+    : mark.pipe(Effect.ignore({ log: "Warn", message: "could not mark a message retrieved" }))
+}
 
 /** The -ERR line for a message another session removed meanwhile; later reads of it answer the same. */
 export const messageGone = (t: Transaction, index: number): string => {
