@@ -76,6 +76,12 @@ const uniqueName = (sizes: Sizes) =>
  */
 const warmSettleMs = 500
 
+/** Mailboxes of at least this many messages are surveyed again in the background after an open changed them. */
+const rewarmFrom = 1_000
+
+/** At most this many of those background surveys run at once. */
+const rewarmsAtOnce = 2
+
 /** How many mailboxes' last states are kept for warm opens. */
 const warmMailboxes = 1_000
 
@@ -146,11 +152,15 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         }
       })
 
-    /** Keeps `state` for warm opens if the mailbox is as it was at `before` and has settled. */
-    const remember = (p: Paths, before: { readonly stamp: string } | undefined, state: State) =>
+    /**
+     * Keeps `state` (listed after `before` was taken) for warm opens if the mailbox had already settled at `before` and
+     * is unchanged since: a change after a settled stamp always moves a timestamp, a change within the tick of a
+     * recent one may not.
+     */
+    const remember = (p: Paths, before: { readonly stamp: string; readonly settled: boolean } | undefined, state: State) =>
       Effect.map(stampOf(p), (after) => {
         warm.delete(p.home)
-        if (after !== undefined && before !== undefined && after.stamp === before.stamp && after.settled) {
+        if (after !== undefined && before !== undefined && before.settled && after.stamp === before.stamp) {
           warm.set(p.home, { stamp: after.stamp, state })
           if (warm.size > warmMailboxes) warm.delete(warm.keys().next().value!)
         }
@@ -160,8 +170,11 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
     // tick would not show. The mailbox is surveyed again once it has settled, in the background, so that the next
     // open finds it warm instead of paying for the survey (a large mailbox's first open is followed by a warm one).
     const rewarming = new Set<string>()
-    const rewarm = (p: Paths) => {
-      if (rewarming.has(p.home)) return Effect.void
+    const rewarm = (p: Paths, state: State) => {
+      // Only where a survey is costly, and at most `rewarmsAtOnce` at a time (a burst of logins after new mail).
+      if (state.list.entries.length < rewarmFrom || rewarming.has(p.home) || rewarming.size >= rewarmsAtOnce) {
+        return Effect.void
+      }
       rewarming.add(p.home)
       const keep = Effect.gen(function*() {
         const before = yield* stampOf(p)
@@ -189,7 +202,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       }
       const state = yield* withLock(p, reconcile(p, surveyed, true))
       warm.delete(p.home)
-      yield* rewarm(p)
+      yield* rewarm(p, state)
       return view(p, user, state)
     })
 
@@ -254,8 +267,9 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         }
       }
 
+      // Uninterruptible: a file opened is always handed to the scope that closes it.
       const openMessage = (index: number): Effect.Effect<MessageReader, MailboxError, Scope.Scope> =>
-        Effect.flatMap(checkIndex(entries, index), () => {
+        Effect.uninterruptible(Effect.flatMap(checkIndex(entries, index), () => {
           const now = openMessageNow(index)
           if (now !== undefined) return readerOf(now)
           return onFile(index, (path) => Files.orAbsent(Files.attemptSync(() => FsSync.openSync(path, "r")))).pipe(
@@ -264,7 +278,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
               fd === undefined ? Effect.fail(messageGone(entries[index]!.uid)) : readerOf(Result.succeed(fileOf(fd)))
             )
           )
-        })
+        }))
 
       /** An open message file; a short read of a regular file is its end: the file is closed then. */
       const fileOf = (descriptor: number): MessageFile => {

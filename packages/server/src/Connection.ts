@@ -54,6 +54,9 @@ const flushThreshold = 64 * 1024
 /** Octets of a message read per step (its wire form is queued, and flushed past `flushThreshold`, before the next). */
 const readSize = 64 * 1024
 
+/** Lines of one read handled without an Effect before the connection yields to the others. */
+const linesPerTurn = 64
+
 /** How long the closing notice may take to write before the socket is closed anyway. */
 const noticeTimeout = "2 seconds"
 
@@ -90,6 +93,9 @@ export const serve = (
     let reason: EndReason = "client-closed"
     // The session asked to close: no more lines are read.
     let ended = false
+    // A message file opened at once but not yet handed to `pump` (closed with the connection if it never is).
+    let unclaimed: Mailbox.MessageFile | undefined
+    yield* Effect.addFinalizer(() => Effect.sync(() => unclaimed?.close()))
     let user = "-"
     const output = Output.make()
     const drained = options.drained
@@ -178,9 +184,16 @@ export const serve = (
       const stuffer = out.encoder()
       output.text(out.status)
       const pooled = Output.sharedPool.take()
-      const read = file.readNow(pooled.subarray(0, readSize))
-      if (Result.isSuccess(read) && read.success > 0) output.encode(stuffer, pooled.subarray(0, read.success))
-      Output.sharedPool.give(pooled)
+      let read: Result.Result<number, Mailbox.MailboxError>
+      try {
+        read = file.readNow(pooled.subarray(0, readSize))
+        if (Result.isSuccess(read) && read.success > 0) output.encode(stuffer, pooled.subarray(0, read.success))
+      } catch (defect) {
+        file.close()
+        throw defect
+      } finally {
+        Output.sharedPool.give(pooled)
+      }
       if (Result.isFailure(read)) {
         file.close()
         return Effect.fail(read.failure)
@@ -190,9 +203,14 @@ export const serve = (
         output.copy(stuffer.end())
         return out.sent === Effect.void ? undefined : out.sent
       }
-      // A message larger than one read: the rest goes out in steps, each flushed when the queue is full.
+      // A message larger than one read: the rest goes out in steps, each flushed when the queue is full. The file is
+      // the connection's until `pump` has taken it, so that an interruption in between still closes it.
+      unclaimed = file
       const rest = Effect.acquireRelease(
-        Effect.succeed((buffer: Uint8Array) => Effect.suspend(() => Effect.fromResult(file.readNow(buffer)))),
+        Effect.sync(() => {
+          unclaimed = undefined
+          return (buffer: Uint8Array) => Effect.suspend(() => Effect.fromResult(file.readNow(buffer)))
+        }),
         () => Effect.sync(file.close)
       )
       return Effect.andThen(pump(rest, stuffer), out.sent)
@@ -304,12 +322,16 @@ export const serve = (
         : apply(input, decided)
     }
 
-    /** Handles the lines of one read from `from` on, until the session ends. */
+    /**
+     * Handles the lines of one read from `from` on, until the session ends. Every `linesPerTurn` lines handled at
+     * once it yields, so that one client pipelining thousands of commands does not hold the other connections up.
+     */
     const handleAll = (batch: ReadonlyArray<Framed>, from: number): Effect.Effect<void, ConnectionError, Session.Services> => {
       for (let i = from; i < batch.length && !ended; i++) {
         const rest = handle(batch[i]!)
         if (rest !== undefined) return Effect.flatMap(rest, () => handleAll(batch, i + 1))
         if (output.length >= flushThreshold) return Effect.flatMap(flush, () => handleAll(batch, i + 1))
+        if ((i - from + 1) % linesPerTurn === 0) return Effect.flatMap(Effect.yieldNow, () => handleAll(batch, i + 1))
       }
       return Effect.void
     }
