@@ -137,7 +137,12 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
      * `warmSettleMs`, so a change within one coarse timestamp tick is never missed. At most `warmMailboxes` kept.
      */
     const warm = new Map<string, { readonly stamp: string; readonly state: State }>()
-    const stampOf = (p: Paths) =>
+    /** What a mailbox's UID list and folders look like now, and whether nothing in them changed lately. */
+    interface Stamp {
+      readonly stamp: string
+      readonly settled: boolean
+    }
+    const stampOf = (p: Paths): Effect.Effect<Stamp | undefined> =>
       Effect.promise(async () => {
         const [list, fresh, cur] = await Promise.all([
           Fs.stat(Path.join(p.home, UidList.fileName), { bigint: true }),
@@ -157,7 +162,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
      * is unchanged since: a change after a settled stamp always moves a timestamp, a change within the tick of a
      * recent one may not.
      */
-    const remember = (p: Paths, before: { readonly stamp: string; readonly settled: boolean } | undefined, state: State) =>
+    const remember = (p: Paths, before: Stamp | undefined, state: State) =>
       Effect.map(stampOf(p), (after) => {
         warm.delete(p.home)
         if (after !== undefined && before !== undefined && before.settled && after.stamp === before.stamp) {
@@ -165,6 +170,10 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
           if (warm.size > warmMailboxes) warm.delete(warm.keys().next().value!)
         }
       })
+
+    /** Surveys the mailbox, keeping the state for warm opens when it is clean (see `remember`). */
+    const surveyAndKeep = (p: Paths, before: Stamp | undefined) =>
+      Effect.tap(survey(p), (surveyed) => (surveyed.clean === undefined ? Effect.void : remember(p, before, surveyed.clean)))
 
     // The state an open has just written (a reconcile) cannot be kept at once: a change within the same timestamp
     // tick would not show. The mailbox is surveyed again once it has settled, in the background, so that the next
@@ -176,11 +185,8 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         return Effect.void
       }
       rewarming.add(p.home)
-      const keep = Effect.gen(function*() {
-        const before = yield* stampOf(p)
-        const surveyed = yield* survey(p)
-        if (surveyed.clean !== undefined) yield* remember(p, before, surveyed.clean)
-      })
+      // Nothing is surveyed while the mailbox is still changing: that state could not be kept.
+      const keep = Effect.flatMap(stampOf(p), (before) => (before?.settled === true ? surveyAndKeep(p, before) : Effect.void))
       return Effect.forkDetach(
         Effect.sleep(2 * warmSettleMs).pipe(
           Effect.andThen(keep),
@@ -195,11 +201,8 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       const before = yield* stampOf(p)
       const hit = warm.get(p.home)
       if (before !== undefined && hit !== undefined && hit.stamp === before.stamp) return view(p, user, hit.state)
-      const surveyed = yield* survey(p)
-      if (surveyed.clean !== undefined) {
-        yield* remember(p, before, surveyed.clean)
-        return view(p, user, surveyed.clean)
-      }
+      const surveyed = yield* surveyAndKeep(p, before)
+      if (surveyed.clean !== undefined) return view(p, user, surveyed.clean)
       const state = yield* withLock(p, reconcile(p, surveyed, true))
       warm.delete(p.home)
       yield* rewarm(p, state)
