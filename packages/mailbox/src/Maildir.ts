@@ -2,7 +2,7 @@
  * The Maildir store: `<root>/<user>/{new,cur,tmp}` as Postfix, Dovecot LDA and
  * procmail write it, plus `pop3d-uidlist` for UIDs and cached sizes. It owns
  * delivery (tmp → fsync → link into new), the snapshot at open (new → cur with
- * `:2,`, UIDs for unknown files in mtime order), streaming reads and removal.
+ * `:2,`, UIDs for unknown files in delivery order: name time, else mtime), streaming reads and removal.
  * It must never hold the mailbox lock for a session, never read a message
  * whole into memory, never hand a UID out twice, and never throw.
  *
@@ -385,7 +385,8 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         // Files another MTA dropped earlier must get their (lower) UIDs first: measure them before locking.
         const surveyed = yield* survey(p)
 
-        // The file's mtime (kept by the link into new/) places it among other files in delivery order.
+        // The name's time, else the file's mtime (kept by the link into new/), places it among other files in
+        // delivery order, as at any other open.
         const { mtimeMs } = yield* Effect.acquireUseRelease(
           Files.attempt(() => Fs.open(tmpPath, "wx", 0o600)),
           (handle) =>
@@ -405,7 +406,8 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
               Effect.andThen(Files.syncDir(p.new)),
               Effect.mapError(Files.toMailboxError("move the message into new/"))
             )
-            const delivered = { ...sizes, found: { dir: "new", name, base: name }, mtimeMs } as const
+            const deliveredMs = Layout.deliveredFromName(name) ?? mtimeMs
+            const delivered = { ...sizes, found: { dir: "new", name, base: name }, deliveredMs } as const
             const state = yield* reconcile(p, { ...surveyed, measured: [...surveyed.measured, delivered] }, false)
             const entry = state.list.entries.find((e) => e.base === name)
             if (entry === undefined) {

@@ -60,12 +60,26 @@ const toInt = (digits: string): number | undefined => {
   return Number.isSafeInteger(n) ? n : undefined
 }
 
-/** Renders a list as file text. */
-export const render = (list: UidList): string => {
-  let text = `pop3d-uidlist ${version} next=${list.next}\n`
-  for (const e of list.entries) text += `${e.uid} ${e.storageSize} ${e.wireSize} ${encodeBase(e.base)}\n`
-  return text
+/**
+ * Encodes a list as the file's UTF-8 octets. A list may hold 100,000 entries: they are rendered a thousand lines
+ * to a string, each string encoded at once, which costs about half of one long string built line by line.
+ */
+export const encode = (list: UidList): Buffer => {
+  const parts = [Buffer.from(`pop3d-uidlist ${version} next=${list.next}\n`, "utf8")]
+  const entries = list.entries
+  for (let start = 0; start < entries.length; start += 1000) {
+    let text = ""
+    for (let i = start; i < Math.min(start + 1000, entries.length); i++) {
+      const e = entries[i]!
+      text += `${e.uid} ${e.storageSize} ${e.wireSize} ${encodeBase(e.base)}\n`
+    }
+    parts.push(Buffer.from(text, "utf8"))
+  }
+  return Buffer.concat(parts)
 }
+
+/** Renders a list as file text. */
+export const render = (list: UidList): string => encode(list).toString("utf8")
 
 /** The number written in `text` from `from` to `to`: ASCII digits only, a safe integer; otherwise -1. */
 const numberAt = (text: string, from: number, to: number): number => {
@@ -173,8 +187,11 @@ export const setAside = (dir: string, corrupt: { readonly reason: string; readon
     return { next: corrupt.highest + 1, entries: [] } satisfies UidList as UidList
   }).pipe(Effect.mapError(Files.toMailboxError("set the damaged UID list aside")))
 
-/** Under the lock: replaces the list atomically (temp file, fsync, rename, fsync directory). */
-export const write = (dir: string, list: UidList): Effect.Effect<void, MailboxError> =>
-  Files.writeFileAtomic(Path.join(dir, fileName), render(list)).pipe(
+/**
+ * Under the lock: replaces the list atomically (temp file, fsync, rename, fsync directory), from the list or from
+ * its octets already encoded (`encode`).
+ */
+export const write = (dir: string, list: UidList | Uint8Array): Effect.Effect<void, MailboxError> =>
+  Files.writeFileAtomic(Path.join(dir, fileName), list instanceof Uint8Array ? list : encode(list)).pipe(
     Effect.mapError(Files.toMailboxError("write the UID list"))
   )

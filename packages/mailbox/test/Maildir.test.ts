@@ -68,6 +68,20 @@ describe("Maildir", () => {
       assert.notInclude((yield* ls(home)).join(" "), "lock")
     }))
 
+  it.live("orders standard names by the delivery time they carry, as Dovecot does, and other names by mtime", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const home = Path.join(root, "alice")
+      // The names' times disagree with the files' mtimes (a copied or restored tree): the names win.
+      yield* drop(Path.join(home, "new"), "1700000002.M5P1.mx", "third\n", 100)
+      yield* drop(Path.join(home, "new"), "1700000001.M900000P1.mx", "second\n", 300)
+      yield* drop(Path.join(home, "new"), "1700000001.M20P1.mx", "first\n", 200)
+      // No delivery time in the name: placed by mtime among the others.
+      yield* drop(Path.join(home, "new"), "postfix.queue-id", "between\n", 1700000001.95)
+      const view = yield* (yield* Maildir.make({ root })).open("alice")
+      assert.deepStrictEqual(yield* contents(view), ["first\n", "second\n", "between\n", "third\n"])
+    }))
+
   it.live("keeps UIDs across re-open, a restart, and flag renames by other tools", () =>
     Effect.gen(function*() {
       const root = yield* tempDir

@@ -25,10 +25,10 @@ export const attemptSync = <A>(f: () => A): Effect.Effect<A, FsError> =>
   Effect.try({ try: f, catch: (cause) => (cause instanceof Error ? cause : new Error(String(cause))) as FsError })
 
 /** How long one slice of synchronous fs calls may hold the event loop before the other sessions get it back. */
-const sliceMs = 8
+export const sliceMs = 8
 
 /** Gives the event loop a full turn (I/O callbacks included), not just the microtask queue. */
-const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+export const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
 /**
  * Calls the synchronous `f` on every item in order and collects the results, yielding the event loop after each

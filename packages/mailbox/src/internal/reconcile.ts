@@ -6,76 +6,26 @@
  *
  * A first open of a big mailbox touches every file: those calls are synchronous, in short slices between which the
  * event loop serves the other sessions (`Files.inSlices`), since a promise call's thread-pool round trip costs
- * several times the call itself.
+ * several times the call itself; a worker thread measures beside them when there are many (`measureAll.ts`).
  */
 import * as Fs from "node:fs"
-import { Rfc822 } from "@pop3d/protocol"
 import { Effect } from "effect"
 import type { MailboxError } from "../Mailbox.ts"
 import * as UidList from "../UidList.ts"
 import * as Files from "./files.ts"
-import type { Found, Paths, Sizes } from "./layout.ts"
-import { filePath, scan, sizesFromName } from "./layout.ts"
+import type { Found, Paths } from "./layout.ts"
+import { curName, scan } from "./layout.ts"
+import type { FileMeasure } from "./measure.ts"
+import { gone } from "./measure.ts"
+import { doAll, prepare } from "./parallel.ts"
 
-/** A message file the UID list lacks, measured: where it was then, its sizes and its modification time. */
-export interface Measured extends Sizes {
+/** A message file the UID list lacks, measured: where it was then, its sizes, and when it was delivered. */
+export interface Measured extends FileMeasure {
   readonly found: Found
-  readonly mtimeMs: number
-}
-
-// Where `measure` reads (synchronously, so one buffer serves every mailbox): most messages take one read.
-const scratch = Buffer.allocUnsafe(1024 * 1024)
-
-// Files are measured without updating their access time where the kernel allows it (the files' owner, or
-// CAP_FOWNER): the first read of a freshly linked file would otherwise dirty its inode. Given up at the first EPERM.
-let measureFlags = Fs.constants.O_RDONLY | (Fs.constants.O_NOATIME ?? 0)
-
-const openToMeasure = (path: string): number => {
-  try {
-    return Fs.openSync(path, measureFlags)
-  } catch (e) {
-    if (measureFlags === Fs.constants.O_RDONLY || !Files.isCode(e as Files.FsError, "EPERM")) throw e
-    measureFlags = Fs.constants.O_RDONLY
-    return Fs.openSync(path, measureFlags)
-  }
-}
-
-/**
- * Measures one message file synchronously: opens it once, takes size and mtime from that descriptor, and reads it
- * through only when the name carries no trustworthy sizes. `undefined` when the file is gone; other errors throw
- * (run it in `Files.inSlices`).
- */
-export const measure = (p: Paths, found: Found): Measured | undefined => {
-  const fd = Files.absentSync(() => openToMeasure(filePath(p, found)))
-  if (fd === undefined) return undefined
-  try {
-    const { mtimeMs, size } = Fs.fstatSync(fd)
-    const named = sizesFromName(found.base, size)
-    if (named !== undefined) return { ...named, found, mtimeMs }
-    // A short read of a regular file is its end: most messages take one read, and no second one to see 0 octets.
-    let bytesRead = Fs.readSync(fd, scratch, 0, scratch.length, null)
-    if (bytesRead < scratch.length && bytesRead >= size) {
-      return { storageSize: bytesRead, wireSize: Rfc822.wireSize(scratch.subarray(0, bytesRead)), found, mtimeMs }
-    }
-    const counter = Rfc822.makeSizeCounter()
-    let storageSize = 0
-    while (bytesRead > 0) {
-      counter.push(bytesRead === scratch.length ? scratch : scratch.subarray(0, bytesRead))
-      storageSize += bytesRead
-      if (bytesRead < scratch.length && storageSize >= size) break
-      bytesRead = Fs.readSync(fd, scratch, 0, scratch.length, null)
-    }
-    return { storageSize, wireSize: counter.total(), found, mtimeMs }
-  } finally {
-    Fs.closeSync(fd)
-  }
 }
 
 /** How many files are stat-ed at once by the store's promise-based sweeps (stats, mailboxes, expire). */
 export const fileConcurrency = 32
-
-/** The name `reconcile` gives a file it moves from new/ to cur/. */
-const curName = (name: string): string => (name.includes(":") ? name : `${name}:2,`)
 
 /** The bases of the list's entries that have a file. */
 const knownIn = (list: UidList.UidList, files: ReadonlyMap<string, Found>): Set<string> => {
@@ -98,15 +48,22 @@ const describe = (
 ): Effect.Effect<Array<Measured>, MailboxError> =>
   Effect.gen(function*() {
     const cache = new Map(earlier.map((m) => [m.found.base, m]))
-    const candidates = [...files.values()].filter((found) => !known.has(found.base))
-    const described = yield* Files.inSlices(candidates, (found) => {
+    const reused: Array<Measured> = []
+    const toMeasure: Array<Found> = []
+    for (const found of files.values()) {
+      if (known.has(found.base)) continue
       const cached = cache.get(found.base)
       if (cached === undefined || (cached.found.name !== found.name && curName(cached.found.name) !== found.name)) {
-        return measure(p, found)
-      }
-      return cached.found === found ? cached : { ...cached, found }
+        toMeasure.push(found)
+      } else reused.push(cached.found === found ? cached : { ...cached, found })
+    }
+    const table = yield* doAll("measure", p.home, toMeasure.map((found) => `${found.dir}/${found.name}`))
+    toMeasure.forEach((found, i) => {
+      const storageSize = table.cells[3 * i]!
+      if (storageSize === gone) return
+      reused.push({ storageSize, wireSize: table.cells[3 * i + 1]!, deliveredMs: table.cells[3 * i + 2]!, found })
     })
-    return described.filter((m) => m !== undefined)
+    return reused
   }).pipe(Effect.mapError(Files.toMailboxError("read a new message")))
 
 const sameMembers = (a: ReadonlySet<string>, b: ReadonlySet<string>): boolean => {
@@ -142,6 +99,18 @@ const folderStamp = (p: Paths): string | undefined => {
   }
 }
 
+/**
+ * True when new/ and cur/ together look like thousands of entries by their size on disk (ext4 gives a folder about
+ * 4 KiB per 50 entries, and other file systems no less): the worker thread is then started while they are listed.
+ */
+const looksBig = (p: Paths): boolean => {
+  try {
+    return Fs.statSync(p.new).size + Fs.statSync(p.cur).size >= 256 * 1024
+  } catch {
+    return false
+  }
+}
+
 /** What open and deliver learn before taking the lock: the list, the files, and the files the list lacks, measured. */
 export interface Survey {
   readonly clean: State | undefined
@@ -163,6 +132,7 @@ export const survey = (p: Paths): Effect.Effect<Survey, MailboxError> =>
   Effect.gen(function*() {
     const first = yield* UidList.load(p.home)
     const stamp = folderStamp(p)
+    if (looksBig(p)) prepare()
     const files = yield* scan(p)
     if (first._tag === "Ok" && isClean(first.list, files)) {
       return { clean: { list: first.list, files }, files, stamp, known: new Set(), measured: [] }
@@ -174,7 +144,7 @@ export const survey = (p: Paths): Effect.Effect<Survey, MailboxError> =>
 /**
  * Under the lock: brings the UID list in line with the directory. Drops
  * entries whose files are gone, gives unknown files the next UIDs in delivery
- * order (mtime, then name as after the move), rebuilds a damaged list, writes
+ * order (delivery time, then name as after the move), rebuilds a damaged list, writes
  * the list back if anything changed, and then moves new/ to cur/ (adding
  * `:2,`) if `moveNew`. The survey's listing is reused while the folders are
  * unchanged, and the files it measured are not read again.
@@ -201,7 +171,7 @@ export const reconcile = (
       : yield* describe(p, files, known, before.measured)
     const nameOf = (f: Found) => (moveNew && f.dir === "new" ? curName(f.name) : f.name)
     unknown.sort((a, b) => {
-      if (a.mtimeMs !== b.mtimeMs) return a.mtimeMs - b.mtimeMs
+      if (a.deliveredMs !== b.deliveredMs) return a.deliveredMs - b.deliveredMs
       const nameA = nameOf(a.found)
       const nameB = nameOf(b.found)
       return nameA < nameB ? -1 : nameA > nameB ? 1 : 0
@@ -213,20 +183,21 @@ export const reconcile = (
     changed ||= unknown.length > 0
 
     const result: UidList.UidList = { next, entries }
-    // Written before the moves: its fsync then commits little besides itself (a file's UID does not depend on its
-    // folder, and a move lost in a crash is simply done again at the next open).
-    if (changed) yield* UidList.write(p.home, result)
-
+    // The moves run (on the worker thread, if there is one) while this thread encodes the list, which is written
+    // once they are done: its fsync then waits for no rename. Neither depends on the other: a file's UID does not
+    // depend on its folder, and after a crash a move not done is done at the next open, and a list not written is
+    // rebuilt in the same delivery order.
     const waiting = moveNew ? [...files.values()].filter((f) => f.dir === "new") : []
-    const moved = yield* Files.inSlices(waiting, (f): Found | undefined =>
-      Files.absentSync((): Found => {
-        const name = curName(f.name)
-        Fs.renameSync(`${p.new}/${f.name}`, `${p.cur}/${name}`)
-        return { dir: "cur", name, base: f.base }
-      })).pipe(Effect.mapError(Files.toMailboxError("move new messages")))
+    const [moves, encoded] = yield* Effect.all([
+      doAll("move", p.home, waiting.map((f) => `new/${f.name}`)).pipe(
+        Effect.mapError(Files.toMailboxError("move new messages"))
+      ),
+      Effect.sync(() => (changed ? UidList.encode(result) : undefined))
+    ], { concurrency: 2 })
+    if (encoded !== undefined) yield* UidList.write(p.home, encoded)
     // What moved is known; only a file that vanished under the move (another tool took it) needs a fresh look.
-    if (moved.includes(undefined)) files = yield* scan(p)
-    else for (const f of moved) files.set(f!.base, f!)
+    if (waiting.some((_, i) => moves.cells[3 * i] === gone)) files = yield* scan(p)
+    else for (const f of waiting) files.set(f.base, { dir: "cur", name: curName(f.name), base: f.base })
     return { list: result, files }
   })
 
