@@ -23,7 +23,7 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Rfc822 } from "@pop3d/protocol"
-import { Clock, Effect, Layer, Result } from "effect"
+import { Clock, Deferred, Effect, Layer, Result } from "effect"
 import type { Scope } from "effect"
 import type { MailboxView, MessageFile, MessageInfo, MessageReader, Stats } from "./Mailbox.ts"
 import { checkIndex, Mailbox, MailboxError, messageGone, readerOf, streamOf, validateUser } from "./Mailbox.ts"
@@ -38,7 +38,7 @@ import * as Layout from "./internal/layout.ts"
 import { filePath, pathsOf, scan } from "./internal/layout.ts"
 import * as MaildirQuota from "./internal/maildirQuota.ts"
 import type { State } from "./internal/reconcile.ts"
-import { fileConcurrency, forget, reconcile, survey } from "./internal/reconcile.ts"
+import { fileConcurrency, forget, moveLater, reconcile, survey } from "./internal/reconcile.ts"
 
 /** Where the store lives and how it locks. */
 export interface Options {
@@ -203,10 +203,23 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       if (before !== undefined && hit !== undefined && hit.stamp === before.stamp) return view(p, user, hit.state)
       const surveyed = yield* surveyAndKeep(p, before)
       if (surveyed.clean !== undefined) return view(p, user, surveyed.clean)
-      const state = yield* withLock(p, reconcile(p, surveyed, true))
+      const state = yield* withLock(p, reconcile(p, surveyed, "later"))
       warm.delete(p.home)
-      yield* rewarm(p, state)
-      return view(p, user, state)
+      if (state.later.length === 0) {
+        yield* rewarm(p, state)
+        return view(p, user, state)
+      }
+      // Many new messages: the session starts once their UIDs are written, and they move to cur/ behind it, under
+      // the lock again; the session's file operations wait for that (`view`).
+      const moved = yield* Deferred.make<void>()
+      yield* Effect.forkDetach(
+        withLock(p, moveLater(p, state.later)).pipe(
+          Effect.ignore({ log: "Warn", message: "mail store: new messages not moved to cur/ (the next login does it)" }),
+          Effect.ensuring(Deferred.succeed(moved, undefined)),
+          Effect.andThen(rewarm(p, state))
+        )
+      )
+      return view(p, user, state, moved)
     })
 
     // A state's messages, built once: a warm open of a large mailbox reuses them (states are never changed).
@@ -220,8 +233,16 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       return messages
     }
 
-    const view = (p: Paths, user: string, state: State): MailboxView => {
+    /**
+     * A session's view of a state. `moving`: the state's new messages are still being moved to cur/ (where the
+     * state already names them); every file operation waits for that first.
+     */
+    const view = (p: Paths, user: string, state: State, moving?: Deferred.Deferred<void>): MailboxView => {
       const entries = state.list.entries
+      let settled = moving === undefined
+      const ready: Effect.Effect<void> = moving === undefined
+        ? Effect.void
+        : Effect.suspend(() => (settled ? Effect.void : Effect.map(Deferred.await(moving), () => void (settled = true))))
       const messages = messagesOf(state)
       // Last known file of each message: null until first needed (then the snapshot's), undefined when it must be
       // looked up again by base name (another tool renamed it). Filled lazily, so a large mailbox opens in O(1).
@@ -255,7 +276,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       // cost a few microseconds each, where a thread-pool round trip costs tens (the bulk of a RETR's CPU). A cold
       // disk blocks the event loop for one read, of at most the caller's buffer.
       const openMessageNow = (index: number): Result.Result<MessageFile, MailboxError> | undefined => {
-        if (!Number.isInteger(index) || index < 0 || index >= entries.length) return undefined
+        if (!settled || !Number.isInteger(index) || index < 0 || index >= entries.length) return undefined
         // Taken by almost every RETR: the file is where it was last seen. Otherwise it must be searched for.
         const found = known(index)
         if (found === undefined) return undefined
@@ -272,7 +293,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
 
       // Uninterruptible: a file opened is always handed to the scope that closes it.
       const openMessage = (index: number): Effect.Effect<MessageReader, MailboxError, Scope.Scope> =>
-        Effect.uninterruptible(Effect.flatMap(checkIndex(entries, index), () => {
+        Effect.andThen(ready, Effect.uninterruptible(Effect.flatMap(checkIndex(entries, index), () => {
           const now = openMessageNow(index)
           if (now !== undefined) return readerOf(now)
           return onFile(index, (path) => Files.orAbsent(Files.attemptSync(() => FsSync.openSync(path, "r")))).pipe(
@@ -281,7 +302,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
               fd === undefined ? Effect.fail(messageGone(entries[index]!.uid)) : readerOf(Result.succeed(fileOf(fd)))
             )
           )
-        }))
+        })))
 
       /** An open message file; a short read of a regular file is its end: the file is closed then. */
       const fileOf = (descriptor: number): MessageFile => {
@@ -312,6 +333,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
 
       const commitUpdate = (indices: ReadonlyArray<number>) =>
         Effect.gen(function*() {
+          yield* ready
           for (const index of indices) yield* checkIndex(entries, index)
           const marked = [...new Set(indices)]
           const removed = new Set<string>()
@@ -347,10 +369,11 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
 
       const markRetrieved = (index: number) => {
         // Nothing to do, without an Effect of its own, when the file is known to carry the S flag in cur/ already.
-        const found = index >= 0 && index < entries.length ? known(index) : undefined
+        const found = settled && index >= 0 && index < entries.length ? known(index) : undefined
         if (found !== undefined && found.dir === "cur" && Layout.withFlag(found.name, "S") === found.name) return Effect.void
         return Effect.gen(function*() {
           yield* checkIndex(entries, index)
+          yield* ready
           for (let attempt = 0; attempt < 5; attempt++) {
             const found = yield* locate(index)
             if (found === undefined) return
@@ -408,7 +431,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
             )
             const deliveredMs = Layout.deliveredFromName(name) ?? mtimeMs
             const delivered = { ...sizes, found: { dir: "new", name, base: name }, deliveredMs } as const
-            const state = yield* reconcile(p, { ...surveyed, measured: [...surveyed.measured, delivered] }, false)
+            const state = yield* reconcile(p, { ...surveyed, measured: [...surveyed.measured, delivered] }, "no")
             const entry = state.list.entries.find((e) => e.base === name)
             if (entry === undefined) {
               return yield* new MailboxError({ reason: "Unavailable", message: "the delivered message vanished" })
@@ -449,7 +472,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       }
       const p = yield* mailbox(user)
       const surveyed = yield* survey(p)
-      const state = surveyed.clean ?? (yield* withLock(p, reconcile(p, surveyed, true)))
+      const state = surveyed.clean ?? (yield* withLock(p, reconcile(p, surveyed, "now")))
       const mtimes = yield* Effect.forEach(state.list.entries, (e) => {
         const found = state.files.get(e.base)
         return found === undefined

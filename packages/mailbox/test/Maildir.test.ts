@@ -78,8 +78,36 @@ describe("Maildir", () => {
       yield* drop(Path.join(home, "new"), "1700000001.M20P1.mx", "first\n", 200)
       // No delivery time in the name: placed by mtime among the others.
       yield* drop(Path.join(home, "new"), "postfix.queue-id", "between\n", 1700000001.95)
+      // The same time: by name.
+      yield* drop(Path.join(home, "new"), "1700000003.qmail-b.mx", "fifth\n", 1)
+      yield* drop(Path.join(home, "new"), "1700000003.qmail-a.mx", "fourth\n", 2)
       const view = yield* (yield* Maildir.make({ root })).open("alice")
-      assert.deepStrictEqual(yield* contents(view), ["first\n", "second\n", "between\n", "third\n"])
+      assert.deepStrictEqual(yield* contents(view), ["first\n", "second\n", "between\n", "third\n", "fourth\n", "fifth\n"])
+    }))
+
+  it.live("a first open of thousands of new messages answers before moving them; reads and removals wait for the moves", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const count = 4200
+      yield* Effect.promise(async () => {
+        await Fs.mkdir(Path.join(root, "alice", "new"), { recursive: true })
+        for (let i = 0; i < count; i++) {
+          await Fs.writeFile(Path.join(root, "alice", "new", `${1700000000 + i}.M1P1.mx`), `message ${i}\n`)
+        }
+      })
+      const store = yield* Maildir.make({ root })
+      const view = yield* store.open("alice")
+      assert.strictEqual(view.messages.length, count)
+      // Read at once, whether or not the moves are done yet.
+      assert.strictEqual(text(yield* readAll(view, 4100)), "message 4100\n")
+      assert.strictEqual((yield* view.commitUpdate([0, 4199])).removed, 2)
+      assert.deepStrictEqual(yield* ls(Path.join(root, "alice", "new")), [])
+      const cur = yield* ls(Path.join(root, "alice", "cur"))
+      assert.strictEqual(cur.length, count - 2)
+      assert.isTrue(cur.every((name) => name.endsWith(":2,")))
+      const again = yield* store.open("alice")
+      assert.deepStrictEqual(again.messages.map((m) => m.uid), view.messages.slice(1, count - 1).map((m) => m.uid))
+      assert.strictEqual(text(yield* readAll(again, 0)), "message 1\n")
     }))
 
   it.live("keeps UIDs across re-open, a restart, and flag renames by other tools", () =>

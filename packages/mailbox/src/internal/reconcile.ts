@@ -66,6 +66,36 @@ const describe = (
     return reused
   }).pipe(Effect.mapError(Files.toMailboxError("read a new message")))
 
+/**
+ * The files in delivery order: by delivery time, then by name (as it will be after the move). A first open sorts a
+ * hundred thousand of them: when no two share a time, which is usual, the times are sorted as bare numbers and each
+ * file finds its place among them by binary search, several times faster than sorting the records.
+ */
+const inDeliveryOrder = (unknown: Array<Measured>, nameOf: (f: Found) => string): Array<Measured> => {
+  const byTimeThenName = (a: Measured, b: Measured) => {
+    if (a.deliveredMs !== b.deliveredMs) return a.deliveredMs - b.deliveredMs
+    const nameA = nameOf(a.found)
+    const nameB = nameOf(b.found)
+    return nameA < nameB ? -1 : nameA > nameB ? 1 : 0
+  }
+  const times = new Float64Array(unknown.length)
+  for (let i = 0; i < unknown.length; i++) times[i] = unknown[i]!.deliveredMs
+  const sorted = times.slice().sort()
+  for (let i = 1; i < sorted.length; i++) if (!(sorted[i - 1]! < sorted[i]!)) return unknown.sort(byTimeThenName)
+  const out = new Array<Measured>(unknown.length)
+  for (let i = 0; i < times.length; i++) {
+    let low = 0
+    let high = sorted.length - 1
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      if (sorted[mid]! < times[i]!) low = mid + 1
+      else high = mid
+    }
+    out[low] = unknown[i]!
+  }
+  return out
+}
+
 const sameMembers = (a: ReadonlySet<string>, b: ReadonlySet<string>): boolean => {
   if (a.size !== b.size) return false
   for (const x of a) if (!b.has(x)) return false
@@ -141,19 +171,30 @@ export const survey = (p: Paths): Effect.Effect<Survey, MailboxError> =>
     return { clean: undefined, files, stamp, known, measured: yield* describe(p, files, known, []) }
   })
 
+/** What `reconcile` leaves: the state, and the files still to move to cur/ when the moves were left for later. */
+export interface Reconciled extends State {
+  /** Files still in new/, for `moveLater`; `files` names them as they will be in cur/. */
+  readonly later: ReadonlyArray<Found>
+}
+
+/** From this many files waiting in new/, an open (`moveNew: "later"`) leaves their moves for after it returns. */
+export const moveLaterFrom = 4_096
+
 /**
  * Under the lock: brings the UID list in line with the directory. Drops
  * entries whose files are gone, gives unknown files the next UIDs in delivery
  * order (delivery time, then name as after the move), rebuilds a damaged list, writes
- * the list back if anything changed, and then moves new/ to cur/ (adding
- * `:2,`) if `moveNew`. The survey's listing is reused while the folders are
- * unchanged, and the files it measured are not read again.
+ * the list back if anything changed, and moves new/ to cur/ (adding `:2,`):
+ * `"now"`; `"later"`, which leaves them to `moveLater` when there are many
+ * (`moveLaterFrom`) so that a first open answers sooner; or not at all (`"no"`).
+ * The survey's listing is reused while the folders are unchanged, and the files
+ * it measured are not read again.
  */
 export const reconcile = (
   p: Paths,
   before: Survey,
-  moveNew: boolean
-): Effect.Effect<State, MailboxError> =>
+  moveNew: "now" | "later" | "no"
+): Effect.Effect<Reconciled, MailboxError> =>
   Effect.gen(function*() {
     const loaded = yield* UidList.load(p.home)
     const list = loaded._tag === "Ok" ? loaded.list : yield* UidList.setAside(p.home, loaded)
@@ -169,25 +210,25 @@ export const reconcile = (
     const unknown = unchanged && sameMembers(known, before.known)
       ? [...before.measured]
       : yield* describe(p, files, known, before.measured)
-    const nameOf = (f: Found) => (moveNew && f.dir === "new" ? curName(f.name) : f.name)
-    unknown.sort((a, b) => {
-      if (a.deliveredMs !== b.deliveredMs) return a.deliveredMs - b.deliveredMs
-      const nameA = nameOf(a.found)
-      const nameB = nameOf(b.found)
-      return nameA < nameB ? -1 : nameA > nameB ? 1 : 0
-    })
+    const nameOf = (f: Found) => (moveNew !== "no" && f.dir === "new" ? curName(f.name) : f.name)
+    const ordered = inDeliveryOrder(unknown, nameOf)
     let next = list.next
-    for (const { found, storageSize, wireSize } of unknown) {
+    for (const { found, storageSize, wireSize } of ordered) {
       entries.push({ uid: next++, storageSize, wireSize, base: found.base })
     }
     changed ||= unknown.length > 0
 
     const result: UidList.UidList = { next, entries }
+    const waiting = moveNew === "no" ? [] : [...files.values()].filter((f) => f.dir === "new")
+    if (moveNew === "later" && waiting.length >= moveLaterFrom) {
+      if (changed) yield* UidList.write(p.home, result)
+      for (const f of waiting) files.set(f.base, { dir: "cur", name: curName(f.name), base: f.base })
+      return { list: result, files, later: waiting }
+    }
     // The moves run (on the worker thread, if there is one) while this thread encodes the list, which is written
     // once they are done: its fsync then waits for no rename. Neither depends on the other: a file's UID does not
     // depend on its folder, and after a crash a move not done is done at the next open, and a list not written is
     // rebuilt in the same delivery order.
-    const waiting = moveNew ? [...files.values()].filter((f) => f.dir === "new") : []
     const [moves, encoded] = yield* Effect.all([
       doAll("move", p.home, waiting.map((f) => `new/${f.name}`)).pipe(
         Effect.mapError(Files.toMailboxError("move new messages"))
@@ -198,8 +239,18 @@ export const reconcile = (
     // What moved is known; only a file that vanished under the move (another tool took it) needs a fresh look.
     if (waiting.some((_, i) => moves.cells[3 * i] === gone)) files = yield* scan(p)
     else for (const f of waiting) files.set(f.base, { dir: "cur", name: curName(f.name), base: f.base })
-    return { list: result, files }
+    return { list: result, files, later: [] }
   })
+
+/**
+ * Under the lock: the moves `reconcile` left for later. A file already gone from new/ (another tool moved or
+ * removed it) is left alone: a session finds it again by its base name.
+ */
+export const moveLater = (p: Paths, later: ReadonlyArray<Found>): Effect.Effect<void, MailboxError> =>
+  doAll("move", p.home, later.map((f) => `new/${f.name}`)).pipe(
+    Effect.asVoid,
+    Effect.mapError(Files.toMailboxError("move new messages"))
+  )
 
 /** Under the lock: drops removed messages from the UID list (the next open would drop them too). */
 export const forget = (p: Paths, bases: ReadonlySet<string>) =>
