@@ -45,7 +45,12 @@ export interface UidList {
 /** The list of a mailbox that never had a message. */
 export const empty: UidList = { next: 1, entries: [] }
 
-const encodeBase = (base: string): string => base.replace(/[%\r\n]/g, (c) => c === "%" ? "%25" : c === "\r" ? "%0D" : "%0A")
+// Almost no name needs it, and three indexOf calls cost a fraction of a regular expression's replace (the list of a
+// first open encodes 100,000 names).
+const encodeBase = (base: string): string =>
+  base.indexOf("%") === -1 && base.indexOf("\r") === -1 && base.indexOf("\n") === -1
+    ? base
+    : base.replace(/[%\r\n]/g, (c) => c === "%" ? "%25" : c === "\r" ? "%0D" : "%0A")
 
 const decodeBase = (text: string): string =>
   text.replace(/%(25|0D|0A)/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))

@@ -38,7 +38,12 @@ describe("deliveredFromName", () => {
       ["1000.seen.host:2,S", undefined],
       ["zzz.postfix", undefined],
       ["17000000001.M1.host", undefined],
-      ["1700000000", undefined]
+      ["1700000000", undefined],
+      ["1700000000.M1234567P1.host", 1700000000000],
+      ["1700000000.XM12Q3M4.host", 1700000000000.012],
+      ["1700000000.P1.M5", 1700000000000],
+      ["1700000000.M42", 1700000000000.042],
+      ["170000000a.M1.host", undefined]
     ]
     for (const [name, expected] of table) assert.strictEqual(deliveredFromName(name), expected, name)
   })

@@ -65,10 +65,31 @@ export const namesSizes = (base: string): boolean => base.includes(",S=") && bas
  * Dovecot orders new files by the same name time.
  */
 export const deliveredFromName = (name: string): number | undefined => {
-  const stamp = /^(\d{10})\.([^.]*)/.exec(name)
-  if (stamp === null) return undefined
-  const usecs = /M(\d{1,6})(?!\d)/.exec(stamp[2]!)
-  return Number(stamp[1]) * 1000 + (usecs === null ? 0 : Number(usecs[1]) / 1000)
+  // By hand rather than by regular expressions: a first open reads the names of 100,000 files.
+  if (name.length < 11 || name.charCodeAt(10) !== 46) return undefined
+  let secs = 0
+  for (let i = 0; i < 10; i++) {
+    const digit = digitAt(name, i)
+    if (digit < 0) return undefined
+    secs = secs * 10 + digit
+  }
+  const dot = name.indexOf(".", 11)
+  const end = dot === -1 ? name.length : dot
+  // The first `M` of the unique part followed by one to six digits, and no seventh.
+  for (let m = name.indexOf("M", 11); m !== -1 && m < end; m = name.indexOf("M", m + 1)) {
+    let usecs = 0
+    let at = m + 1
+    while (at < end && at - m <= 7 && digitAt(name, at) >= 0) usecs = usecs * 10 + digitAt(name, at++)
+    const digits = at - m - 1
+    if (digits >= 1 && digits <= 6 && !(at < end && digitAt(name, at) >= 0)) return secs * 1000 + usecs / 1000
+  }
+  return secs * 1000
+}
+
+/** The decimal digit at `index`, or -1. */
+const digitAt = (text: string, index: number): number => {
+  const digit = text.charCodeAt(index) - 48
+  return digit >= 0 && digit <= 9 ? digit : -1
 }
 
 /** The size Maildir++ quota counts for a file: the `,S=<n>` in its base name, else its size on disk. */
