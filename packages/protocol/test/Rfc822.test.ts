@@ -83,11 +83,20 @@ describe("Rfc822", () => {
       const data = bytes(fromAlphabet("a.\r\n\r\n", picks))
       const size = unstuffedLength(data)
       assert.strictEqual(Rfc822.wireSize(data), size)
+      assert.deepStrictEqual(Rfc822.sizesOfRead((into) => (into.set(data), data.length)), {
+        storageSize: data.length,
+        wireSize: size
+      })
       assert.strictEqual(counted(splitAt(data, cuts)), size)
       assert.strictEqual(counted(octets(data)), size)
     },
     { arbitrary: { runs: 500, size: 60 } }
   )
+
+  it("sizesOfRead: a read that fills the kernel's buffer is left to the streaming counter", () => {
+    assert.strictEqual(Rfc822.sizesOfRead((into) => into.length), undefined)
+    assert.deepStrictEqual(Rfc822.sizesOfRead(() => 0), { storageSize: 0, wireSize: 0 })
+  })
 
   // The counting kernel takes 16 octets at a time and looks one octet ahead for CRLF: a line end in every position
   // of the first blocks, and a CRLF across every block edge.

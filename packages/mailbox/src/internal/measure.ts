@@ -6,7 +6,7 @@
  * file that is gone is an outcome (`gone`), not an error.
  */
 import * as Fs from "node:fs"
-import { wireSize, makeSizeCounter } from "@pop3d/protocol/Rfc822"
+import { makeSizeCounter, sizesOfRead } from "@pop3d/protocol/Rfc822"
 import { baseName, curName, deliveredFromName, namesSizes, sizesFromName } from "./names.ts"
 import type { Sizes } from "./names.ts"
 
@@ -15,8 +15,8 @@ export interface FileMeasure extends Sizes {
   readonly deliveredMs: number
 }
 
-// Where `measureFile` reads (synchronously, so one buffer serves every mailbox of a thread): most messages take one
-// read.
+// Where `measureFile` reads a message longer than the counting kernel's 1 MiB (synchronously, so one buffer serves
+// every mailbox of a thread).
 const scratch = Buffer.allocUnsafe(1024 * 1024)
 
 const isAbsent = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === "ENOENT"
@@ -55,17 +55,16 @@ export const measureFile = (path: string, name: string): FileMeasure | undefined
   if (fd === undefined) return undefined
   try {
     const deliveredMs = named ?? Fs.fstatSync(fd).mtimeMs
-    let bytesRead = Fs.readSync(fd, scratch, 0, scratch.length, null)
-    if (bytesRead < scratch.length) {
-      return { storageSize: bytesRead, wireSize: wireSize(scratch.subarray(0, bytesRead)), deliveredMs }
-    }
+    // Most messages: one read, into the counting kernel's memory.
+    const whole = sizesOfRead((into) => Fs.readSync(fd, into, 0, into.length, 0))
+    if (whole !== undefined) return { ...whole, deliveredMs }
     const counter = makeSizeCounter()
     let storageSize = 0
-    while (bytesRead > 0) {
+    for (let bytesRead = -1; bytesRead !== 0;) {
+      bytesRead = Fs.readSync(fd, scratch, 0, scratch.length, storageSize)
       counter.push(bytesRead === scratch.length ? scratch : scratch.subarray(0, bytesRead))
       storageSize += bytesRead
       if (bytesRead < scratch.length) break
-      bytesRead = Fs.readSync(fd, scratch, 0, scratch.length, null)
     }
     return { storageSize, wireSize: counter.total(), deliveredMs }
   } finally {

@@ -6,7 +6,7 @@
  *
  * A first open of a big mailbox touches every file: those calls are synchronous, in short slices between which the
  * event loop serves the other sessions (`Files.inSlices`), since a promise call's thread-pool round trip costs
- * several times the call itself; a worker thread measures beside them when there are many (`measureAll.ts`).
+ * several times the call itself; a worker thread measures beside them when there are many (`parallel.ts`).
  */
 import * as Fs from "node:fs"
 import { Effect } from "effect"
