@@ -1,10 +1,10 @@
 /**
  * Does one job (`measure` or `move`, see `measure.ts`) to many files of a mailbox, on two threads when there are
  * many: the store's thread in short slices (the event loop keeps serving the other sessions between them) and a
- * worker thread (`worker.ts`, one for the process, started at the first big job and kept) claim chunks of one
- * shared table, so a big mailbox's first open uses a second core. No worker is started where the process may run
- * on one CPU only (taskset, a cgroup): there the two would only take turns; and a job that finds the worker busy
- * is done here alone. Whatever the worker left undone (it failed, or could not start) the store's thread does
+ * worker thread (`worker.ts`, one for the process, started at the first big job and stopped after 30 s without
+ * one) claim chunks of one shared table, so a big mailbox's first open uses a second core. No worker is started
+ * where the process may run on one CPU only (taskset, a cgroup): there the two would only take turns; and a job
+ * that finds the worker busy is done here alone. Whatever the worker left undone (it failed, or could not start) the store's thread does
  * afterwards, so the worker can only make it faster.
  */
 import { availableParallelism } from "node:os"
@@ -17,15 +17,29 @@ import { doChunks, doInto, makeTable, pending } from "./measure.ts"
 /** Below this many files one thread does the job: starting a worker costs its thread and tens of milliseconds. */
 export const parallelFrom = 4_096
 
-/** The worker thread, started at the first job that wants it and kept; `busy` while it has a job. */
+/** The worker thread, started at the first job that wants it and kept while in use; `busy` while it has a job. */
 interface Helper {
   readonly worker: Worker
   busy: boolean
   /** Settles the job in hand (when the worker posts "done", fails or exits). */
   settle: () => void
+  /** Stops an idle worker after `idleMs` (its isolate holds about 45 MiB). */
+  idle: ReturnType<typeof setTimeout> | undefined
 }
 
+/** How long the worker is kept without a job: big first opens come in bursts (a migration), then rarely. */
+const idleMs = 30_000
+
 let helper: Helper | undefined
+
+/** Stops the worker once it has been idle for `idleMs`. */
+const armIdle = (h: Helper): void => {
+  clearTimeout(h.idle)
+  h.idle = setTimeout(() => {
+    if (helper === h) helper = undefined
+    void h.worker.terminate()
+  }, idleMs).unref()
+}
 
 /** The worker, started if need be; `undefined` where it would not help (one CPU) or cannot start. */
 const theHelper = (): Helper | undefined => {
@@ -35,7 +49,7 @@ const theHelper = (): Helper | undefined => {
     const worker = new Worker(new URL("./worker.ts", import.meta.url))
     // It never holds the process open: at exit it may stop mid-chunk, and a half-done item is simply pending.
     worker.unref()
-    const started: Helper = { worker, busy: false, settle: () => {} }
+    const started: Helper = { worker, busy: false, settle: () => {}, idle: undefined }
     const gone = () => {
       if (helper === started) helper = undefined
       started.settle()
@@ -44,6 +58,7 @@ const theHelper = (): Helper | undefined => {
     worker.on("error", gone)
     worker.on("exit", gone)
     helper = started
+    armIdle(started)
     return started
   } catch {
     return undefined
@@ -66,9 +81,11 @@ const handOver = (job: Job, table: Table, home: string, items: ReadonlyArray<str
   const encoded = new TextEncoder().encode(items.join("\0"))
   let settled: () => void = () => {}
   const done = new Promise<void>((resolve) => (settled = resolve))
+  clearTimeout(h.idle)
   h.settle = () => {
     h.busy = false
     h.settle = () => {}
+    armIdle(h)
     settled()
   }
   try {
