@@ -211,12 +211,19 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       }
       // Many new messages: the session starts once their UIDs are written, and they move to cur/ behind it, under
       // the lock again; the session's file operations wait for that (`view`).
-      const moved = yield* Deferred.make<void>()
+      // If they could not all be moved, the view is handed the folders as they are instead.
+      const moved = yield* Deferred.make<ReadonlyMap<string, Found> | undefined>()
       yield* Effect.forkDetach(
         withLock(p, moveLater(p, state.later)).pipe(
-          Effect.ignore({ log: "Warn", message: "mail store: new messages not moved to cur/ (the next login does it)" }),
-          Effect.ensuring(Deferred.succeed(moved, undefined)),
-          Effect.andThen(rewarm(p, state))
+          Effect.as(undefined),
+          Effect.catch((e) =>
+            Effect.logWarning(`mail store: new messages not moved to cur/ (the next login does it): ${e.message}`).pipe(
+              Effect.andThen(Effect.orElseSucceed(scan(p), () => undefined))
+            )
+          ),
+          Effect.flatMap((files) => Deferred.succeed(moved, files)),
+          Effect.onInterrupt(() => Deferred.succeed(moved, undefined)),
+          Effect.andThen(Effect.suspend(() => rewarm(p, state)))
         )
       )
       return view(p, user, state, moved)
@@ -237,19 +244,34 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
      * A session's view of a state. `moving`: the state's new messages are still being moved to cur/ (where the
      * state already names them); every file operation waits for that first.
      */
-    const view = (p: Paths, user: string, state: State, moving?: Deferred.Deferred<void>): MailboxView => {
+    const view = (
+      p: Paths,
+      user: string,
+      state: State,
+      moving?: Deferred.Deferred<ReadonlyMap<string, Found> | undefined>
+    ): MailboxView => {
       const entries = state.list.entries
+      // Where the files are: the state's listing, or the folders as they were after moves that failed.
+      let files = state.files
       let settled = moving === undefined
       const ready: Effect.Effect<void> = moving === undefined
         ? Effect.void
-        : Effect.suspend(() => (settled ? Effect.void : Effect.map(Deferred.await(moving), () => void (settled = true))))
+        : Effect.suspend(() =>
+          settled ? Effect.void : Effect.map(Deferred.await(moving), (found) => {
+            if (!settled && found !== undefined) {
+              files = found
+              located.fill(null)
+            }
+            settled = true
+          })
+        )
       const messages = messagesOf(state)
       // Last known file of each message: null until first needed (then the snapshot's), undefined when it must be
       // looked up again by base name (another tool renamed it). Filled lazily, so a large mailbox opens in O(1).
       const located: Array<Found | undefined | null> = new Array<null>(entries.length).fill(null)
       const known = (index: number): Found | undefined => {
         const found = located[index]
-        return found !== null ? found : (located[index] = state.files.get(entries[index]!.base))
+        return found !== null ? found : (located[index] = files.get(entries[index]!.base))
       }
       const locate = (index: number) =>
         known(index) !== undefined
@@ -333,7 +355,7 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
 
       const commitUpdate = (indices: ReadonlyArray<number>) =>
         Effect.gen(function*() {
-          yield* ready
+          if (indices.length > 0) yield* ready
           for (const index of indices) yield* checkIndex(entries, index)
           const marked = [...new Set(indices)]
           const removed = new Set<string>()

@@ -43,7 +43,8 @@ describe("deliveredFromName", () => {
       ["1700000000.XM12Q3M4.host", 1700000000000.012],
       ["1700000000.P1.M5", 1700000000000],
       ["1700000000.M42", 1700000000000.042],
-      ["170000000a.M1.host", undefined]
+      ["170000000a.M1.host", undefined],
+      ["1700000000.host:2,M12", 1700000000000]
     ]
     for (const [name, expected] of table) assert.strictEqual(deliveredFromName(name), expected, name)
   })

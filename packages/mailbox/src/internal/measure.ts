@@ -79,7 +79,10 @@ export const measureFile = (path: string, name: string): FileMeasure | undefined
  * delivery time; for `move`: `moved` or `gone`.
  */
 export interface Table {
-  /** The next item to claim, then how many items the worker did (for tests and diagnostics). */
+  /**
+   * The next item to claim; how many items the worker did (for tests and diagnostics); whether the worker has
+   * started on the job (set before its first claim).
+   */
   readonly claim: Int32Array
   readonly cells: Float64Array
 }
@@ -93,18 +96,21 @@ export const chunk = 64
 /** What a worker can be asked to do to each item: an item is a path relative to the mailbox, `new/<name>` or `cur/<name>`. */
 export type Job = "measure" | "move"
 
+// The claim counters' octets, a multiple of 8 so that the cells are aligned.
+const header = 16
+
 /** A table for `count` items, every one pending. */
 export const makeTable = (count: number): Table => {
-  const shared = new SharedArrayBuffer(8 + 24 * count)
-  const table = { claim: new Int32Array(shared, 0, 2), cells: new Float64Array(shared, 8, 3 * count) }
+  const shared = new SharedArrayBuffer(header + 24 * count)
+  const table = { claim: new Int32Array(shared, 0, 3), cells: new Float64Array(shared, header, 3 * count) }
   for (let i = 0; i < count; i++) table.cells[3 * i] = pending
   return table
 }
 
 /** The table over a buffer `makeTable` made (in the worker). */
 export const tableOf = (shared: SharedArrayBuffer): Table => ({
-  claim: new Int32Array(shared, 0, 2),
-  cells: new Float64Array(shared, 8, (shared.byteLength - 8) / 8)
+  claim: new Int32Array(shared, 0, 3),
+  cells: new Float64Array(shared, header, (shared.byteLength - header) / 8)
 })
 
 /** Measures the file `home/item` into row `i`. */
@@ -145,6 +151,7 @@ export const doChunks = (
   until = Number.POSITIVE_INFINITY,
   byWorker = false
 ): boolean => {
+  if (byWorker) Atomics.store(table.claim, 2, 1)
   for (let first = Atomics.add(table.claim, 0, chunk); first < items.length; first = Atomics.add(table.claim, 0, chunk)) {
     const end = Math.min(first + chunk, items.length)
     for (let i = first; i < end; i++) doInto(job, table, i, home, items)

@@ -73,8 +73,10 @@ export const deliveredFromName = (name: string): number | undefined => {
     if (digit < 0) return undefined
     secs = secs * 10 + digit
   }
+  // The unique part ends at the next dot, or at the info (`:2,<flags>`) of a name with no host part.
   const dot = name.indexOf(".", 11)
-  const end = dot === -1 ? name.length : dot
+  const colon = name.indexOf(":", 11)
+  const end = Math.min(dot === -1 ? name.length : dot, colon === -1 ? name.length : colon)
   // The first `M` of the unique part followed by one to six digits, and no seventh.
   for (let m = name.indexOf("M", 11); m !== -1 && m < end; m = name.indexOf("M", m + 1)) {
     let usecs = 0

@@ -122,6 +122,9 @@ export const doAll = (
         while (yield* Effect.try({ try: slice, catch: (e) => e as Files.FsError })) yield* Files.nextTurn
       }
       if (worker === undefined) return table
+      // Every item claimed here before the worker even started on the job (it was still booting): it can claim
+      // none now, and is not waited for.
+      if (job === "measure" && Atomics.load(table.claim, 2) === 0) return table
       yield* Effect.promise(() => worker)
       const undone = Array.from(items.keys()).filter((i) => table.cells[3 * i] === pending)
       yield* Files.inSlices(undone, (i) => doInto(job, table, i, home, items))

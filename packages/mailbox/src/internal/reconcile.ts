@@ -131,7 +131,8 @@ const folderStamp = (p: Paths): string | undefined => {
 
 /**
  * True when new/ and cur/ together look like thousands of entries by their size on disk (ext4 gives a folder about
- * 4 KiB per 50 entries, and other file systems no less): the worker thread is then started while they are listed.
+ * 4 KiB per 50 entries, and other file systems no less; a folder never shrinks, so this is only asked when the
+ * mailbox has no UID list yet).
  */
 const looksBig = (p: Paths): boolean => {
   try {
@@ -162,7 +163,8 @@ export const survey = (p: Paths): Effect.Effect<Survey, MailboxError> =>
   Effect.gen(function*() {
     const first = yield* UidList.load(p.home)
     const stamp = folderStamp(p)
-    if (looksBig(p)) prepare()
+    // A big mailbox without a UID list (its first open, or a damaged list): the worker boots while it is listed.
+    if ((first._tag !== "Ok" || first.list.entries.length === 0) && looksBig(p)) prepare()
     const files = yield* scan(p)
     if (first._tag === "Ok" && isClean(first.list, files)) {
       return { clean: { list: first.list, files }, files, stamp, known: new Set(), measured: [] }
