@@ -25,29 +25,37 @@ export const attemptSync = <A>(f: () => A): Effect.Effect<A, FsError> =>
   Effect.try({ try: f, catch: (cause) => (cause instanceof Error ? cause : new Error(String(cause))) as FsError })
 
 /** How long one slice of synchronous fs calls may hold the event loop before the other sessions get it back. */
-export const sliceMs = 8
+const sliceMs = 8
 
 /** Gives the event loop a full turn (I/O callbacks included), not just the microtask queue. */
-export const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
 /**
- * Calls the synchronous `f` on every item in order and collects the results, yielding the event loop after each
- * `sliceMs` of work. For runs of small calls (stat, open, rename), where a promise call's thread-pool round trip
- * costs many times the call itself. A throw from `f` (an errno error) stops the run and fails with it.
+ * Runs synchronous work in slices: `slice(until)` works until it is done (`false`) or until `performance.now()`
+ * reaches `until` (`true`: there is more), and the event loop gets a full turn between slices. For runs of small
+ * calls (stat, open, rename, directory reads), where a promise call's thread-pool round trip costs many times the
+ * call itself. A throw from `slice` (an errno error) stops the run and fails with it.
  */
-export const inSlices = <A, B>(items: ReadonlyArray<A>, f: (item: A) => B): Effect.Effect<Array<B>, FsError> =>
+export const bySlices = (slice: (until: number) => boolean): Effect.Effect<void, FsError> =>
   Effect.gen(function*() {
+    const once = () => slice(performance.now() + sliceMs)
+    while (yield* Effect.try({ try: once, catch: asFsError })) yield* nextTurn
+  })
+
+/** Calls the synchronous `f` on every item in order and collects the results, in slices (`bySlices`). */
+export const inSlices = <A, B>(items: ReadonlyArray<A>, f: (item: A) => B): Effect.Effect<Array<B>, FsError> =>
+  Effect.suspend(() => {
     const out: Array<B> = []
-    const slice = () => {
-      const until = performance.now() + sliceMs
-      do out.push(f(items[out.length]!))
-      while (out.length < items.length && performance.now() < until)
-    }
-    while (out.length < items.length) {
-      if (out.length > 0) yield* nextTurn
-      yield* Effect.try({ try: slice, catch: asFsError })
-    }
-    return out
+    return Effect.as(
+      bySlices((until) => {
+        while (out.length < items.length) {
+          out.push(f(items[out.length]!))
+          if (performance.now() >= until) break
+        }
+        return out.length < items.length
+      }),
+      out
+    )
   })
 
 /** True when the error has this errno code. */

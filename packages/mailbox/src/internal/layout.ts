@@ -14,7 +14,7 @@ export * from "./names.ts"
 
 /**
  * The entries of directory `dir` that look like message files (regular files or symlinks, not hidden), passed to
- * `f` as they are read. Read synchronously in slices (`Files.sliceMs`, the event loop turning between them): a
+ * `f` as they are read. Read synchronously in slices (`Files.bySlices`): a
  * directory handle read this way costs a third of a `readdir` with file types, which builds every entry twice.
  * A missing directory has no entries.
  */
@@ -22,17 +22,12 @@ const eachMessageFile = (dir: string, f: (name: string) => void): Effect.Effect<
   Effect.acquireUseRelease(
     Files.orAbsent(Files.attemptSync(() => Fs.opendirSync(dir, { bufferSize: 1024 }))),
     (handle) =>
-      Effect.gen(function*() {
-        if (handle === undefined) return
-        const slice = (): boolean => {
-          const until = performance.now() + Files.sliceMs
-          for (let entry = handle.readSync(); entry !== null; entry = handle.readSync()) {
-            if (!entry.name.startsWith(".") && (entry.isFile() || entry.isSymbolicLink())) f(entry.name)
-            if (performance.now() >= until) return true
-          }
-          return false
+      handle === undefined ? Effect.void : Files.bySlices((until) => {
+        for (let entry = handle.readSync(); entry !== null; entry = handle.readSync()) {
+          if (!entry.name.startsWith(".") && (entry.isFile() || entry.isSymbolicLink())) f(entry.name)
+          if (performance.now() >= until) return true
         }
-        while (yield* Files.attemptSync(slice)) yield* Files.nextTurn
+        return false
       }),
     (handle) => Effect.sync(() => {
       try {

@@ -116,10 +116,9 @@ export const doAll = (
     const worker = items.length >= parallelAt ? handOver(job, table, home, items) : undefined
     // No more claims once this thread is done, failed or interrupted.
     const closeClaims = Effect.sync(() => Atomics.store(table.claim, 0, items.length))
-    const slice = (): boolean => doChunks(job, table, home, items, performance.now() + Files.sliceMs)
     return Effect.gen(function*() {
       if (worker === undefined || job === "measure") {
-        while (yield* Effect.try({ try: slice, catch: (e) => e as Files.FsError })) yield* Files.nextTurn
+        yield* Files.bySlices((until) => doChunks(job, table, home, items, until))
       }
       if (worker === undefined) return table
       // Every item claimed here before the worker even started on the job (it was still booting): it can claim
