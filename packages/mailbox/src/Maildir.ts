@@ -229,17 +229,6 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       return view(p, user, state, moved)
     })
 
-    // A state's messages, built once: a warm open of a large mailbox reuses them (states are never changed).
-    const infos = new WeakMap<State, ReadonlyArray<MessageInfo>>()
-    const messagesOf = (state: State): ReadonlyArray<MessageInfo> => {
-      let messages = infos.get(state)
-      if (messages === undefined) {
-        messages = state.list.entries.map((e) => ({ uid: e.uid, wireSize: e.wireSize, storageSize: e.storageSize }))
-        infos.set(state, messages)
-      }
-      return messages
-    }
-
     /**
      * A session's view of a state. `moving`: the state's new messages are still being moved to cur/ (where the
      * state already names them); every file operation waits for that first.
@@ -265,7 +254,9 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
             settled = true
           })
         )
-      const messages = messagesOf(state)
+      // The list's entries are the messages (an entry is a `MessageInfo` and a base name): a first open of 100,000
+      // messages allocates no second array of them, and a warm open reuses the state's.
+      const messages: ReadonlyArray<MessageInfo> = state.list.entries
       // Last known file of each message: null until first needed (then the snapshot's), undefined when it must be
       // looked up again by base name (another tool renamed it). Filled lazily, so a large mailbox opens in O(1).
       const located: Array<Found | undefined | null> = new Array<null>(entries.length).fill(null)

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Result } from "effect"
+import { Result, Schema } from "effect"
 import { UidList } from "../src/index.ts"
 
 const list: UidList.UidList = {
@@ -10,6 +10,8 @@ const list: UidList.UidList = {
     { uid: 9, storageSize: 5, wireSize: 7, base: "x" }
   ]
 }
+
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 
 const reason = (text: string) => {
   const parsed = UidList.parse(text)
@@ -32,6 +34,38 @@ describe("UidList", () => {
     assert.deepStrictEqual(UidList.parse(UidList.render(list)), Result.succeed(list))
     assert.deepStrictEqual(UidList.parse(UidList.render(UidList.empty)), Result.succeed(UidList.empty))
   })
+
+  it.prop(
+    "encodes byte for byte as the lines the format describes, and parses back, for any names and sizes",
+    [
+      Schema.Array(
+        Schema.Tuple([
+          Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+          Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+          Schema.String
+        ])
+      ),
+      Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 }))
+    ],
+    ([rows, gap]) => {
+      // Bases as a store would have them: well-formed (as Node decodes a file name), not empty, no ':' or '/', and
+      // unique (suffixed with their row).
+      const entries = rows.map(([storageSize, wireSize, name], i) => ({
+        uid: i * gap + 1,
+        storageSize,
+        wireSize,
+        base: `${name.replace(loneSurrogate, "\uFFFD").replace(/[:/]/g, "_")}#${i}`
+      }))
+      const generated: UidList.UidList = { next: entries.length * gap + 1, entries }
+      const escape = (base: string) => base.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A")
+      const reference = `pop3d-uidlist 1 next=${generated.next}\n` +
+        entries.map((e) => `${e.uid} ${e.storageSize} ${e.wireSize} ${escape(e.base)}\n`).join("")
+      assert.strictEqual(UidList.encode(generated).toString("utf8"), reference)
+      assert.isTrue(UidList.encode(generated).equals(Buffer.from(reference, "utf8")))
+      assert.deepStrictEqual(UidList.parse(reference), Result.succeed(generated))
+    },
+    { arbitrary: { runs: 300 } }
+  )
 
   it("refuses anything it would not have written", () => {
     const good = UidList.render(list)

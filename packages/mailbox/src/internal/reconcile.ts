@@ -214,9 +214,12 @@ export const reconcile = (
       : yield* describe(p, files, known, before.measured)
     const nameOf = (f: Found) => (moveNew !== "no" && f.dir === "new" ? curName(f.name) : f.name)
     const ordered = inDeliveryOrder(unknown, nameOf)
+    // An indexed loop: a first open adds 100,000 entries, in code that runs cold, where a destructuring `for of`
+    // costs twice as much.
     let next = list.next
-    for (const { found, storageSize, wireSize } of ordered) {
-      entries.push({ uid: next++, storageSize, wireSize, base: found.base })
+    for (let i = 0; i < ordered.length; i++) {
+      const m = ordered[i]!
+      entries.push({ uid: next++, storageSize: m.storageSize, wireSize: m.wireSize, base: m.found.base })
     }
     changed ||= unknown.length > 0
 
