@@ -91,6 +91,12 @@ export interface MailboxView {
    * `Effect.void` itself when the store knows there is nothing to record (so that a caller can skip running it).
    */
   markRetrieved(index: number): Effect.Effect<void, MailboxError>
+  /**
+   * Whether the messages' UIDs are stored yet: `undefined` when they are (or the store has nothing to wait for),
+   * else an Effect that waits until they are and fails if they could not be. A session shows no UID before (a big
+   * first open answers while its UID list is still being written).
+   */
+  uidsStored?(): Effect.Effect<void, MailboxError> | undefined
 }
 
 /** What `stats` reports about one mailbox (`pop3d mailbox stats`). */

@@ -23,7 +23,7 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Rfc822 } from "@pop3d/protocol"
-import { Clock, Deferred, Effect, Layer, Result } from "effect"
+import { Clock, Deferred, Effect, Exit, Layer, Result } from "effect"
 import type { Scope } from "effect"
 import type { MailboxView, MessageFile, MessageInfo, MessageReader, Stats } from "./Mailbox.ts"
 import { checkIndex, Mailbox, MailboxError, messageGone, readerOf, streamOf, validateUser } from "./Mailbox.ts"
@@ -37,8 +37,8 @@ import type { Found, Paths, Sizes } from "./internal/layout.ts"
 import * as Layout from "./internal/layout.ts"
 import { filePath, pathsOf, scan } from "./internal/layout.ts"
 import * as MaildirQuota from "./internal/maildirQuota.ts"
-import type { State } from "./internal/reconcile.ts"
-import { fileConcurrency, forget, moveLater, reconcile, survey } from "./internal/reconcile.ts"
+import type { Reconciled, State } from "./internal/reconcile.ts"
+import { fileConcurrency, forget, moveLater, reconcile, survey, writeLater } from "./internal/reconcile.ts"
 
 /** Where the store lives and how it locks. */
 export interface Options {
@@ -203,30 +203,56 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       if (before !== undefined && hit !== undefined && hit.stamp === before.stamp) return view(p, user, hit.state)
       const surveyed = yield* surveyAndKeep(p, before)
       if (surveyed.clean !== undefined) return view(p, user, surveyed.clean)
-      const state = yield* withLock(p, reconcile(p, surveyed, "later"))
+      // The reconcile runs under the lock in a fiber of its own, so that the lock can outlive this call: when it left
+      // work for later (many new messages, as at a big first open), the same fiber writes the UID list and then moves
+      // the files to cur/, while the session already runs. The session shows no UID before the list is written
+      // (`uidsStored`), and its file operations wait for the moves (`view`); no other open or delivery gets the lock
+      // in between. If the files could not all be moved, the view is handed the folders as they are instead.
+      const reconciled = yield* Deferred.make<Reconciled, MailboxError>()
+      const stored = yield* Deferred.make<void, MailboxError>()
+      const moved = yield* Deferred.make<ReadonlyMap<string, Found> | undefined>()
+      const finish = (state: Reconciled) =>
+        Effect.gen(function*() {
+          const written = yield* Effect.result(writeLater(p, state))
+          if (Result.isSuccess(written)) yield* Deferred.succeed(stored, undefined)
+          else {
+            yield* Deferred.fail(stored, written.failure)
+            yield* Effect.logWarning(`mail store: UID list not written (the next login does it): ${written.failure.message}`)
+          }
+          // The moves do not depend on the list: after a crash, or without the list, the next open gives the files the
+          // same UIDs in the same delivery order.
+          const movedAll = yield* Effect.result(moveLater(p, state.later))
+          if (Result.isSuccess(movedAll)) return undefined
+          yield* Effect.logWarning(`mail store: new messages not moved to cur/ (the next login does it): ${movedAll.failure.message}`)
+          return yield* Effect.orElseSucceed(scan(p), () => undefined)
+        })
+      yield* Effect.forkDetach(
+        withLock(
+          p,
+          Effect.gen(function*() {
+            const state = yield* reconcile(p, surveyed, "later")
+            yield* Deferred.succeed(reconciled, state)
+            if (state.later.length === 0) return
+            yield* Deferred.succeed(moved, yield* finish(state))
+            yield* rewarm(p, state)
+          })
+        ).pipe(
+          // Whatever ended the fiber early (no lock, a failed reconcile, an interruption) reaches every waiter.
+          Effect.onExit((exit) =>
+            Exit.isSuccess(exit) ? Effect.void : Effect.andThen(
+              Effect.all([Deferred.failCause(reconciled, exit.cause), Deferred.failCause(stored, exit.cause)]),
+              Deferred.succeed(moved, undefined)
+            )
+          )
+        )
+      )
+      const state = yield* Deferred.await(reconciled)
       warm.delete(p.home)
       if (state.later.length === 0) {
         yield* rewarm(p, state)
         return view(p, user, state)
       }
-      // Many new messages: the session starts once their UIDs are written, and they move to cur/ behind it, under
-      // the lock again; the session's file operations wait for that (`view`).
-      // If they could not all be moved, the view is handed the folders as they are instead.
-      const moved = yield* Deferred.make<ReadonlyMap<string, Found> | undefined>()
-      yield* Effect.forkDetach(
-        withLock(p, moveLater(p, state.later)).pipe(
-          Effect.as(undefined),
-          Effect.catch((e) =>
-            Effect.logWarning(`mail store: new messages not moved to cur/ (the next login does it): ${e.message}`).pipe(
-              Effect.andThen(Effect.orElseSucceed(scan(p), () => undefined))
-            )
-          ),
-          Effect.flatMap((files) => Deferred.succeed(moved, files)),
-          Effect.onInterrupt(() => Deferred.succeed(moved, undefined)),
-          Effect.andThen(Effect.suspend(() => rewarm(p, state)))
-        )
-      )
-      return view(p, user, state, moved)
+      return view(p, user, state, moved, stored)
     })
 
     /**
@@ -237,7 +263,8 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       p: Paths,
       user: string,
       state: State,
-      moving?: Deferred.Deferred<ReadonlyMap<string, Found> | undefined>
+      moving?: Deferred.Deferred<ReadonlyMap<string, Found> | undefined>,
+      storing?: Deferred.Deferred<void, MailboxError>
     ): MailboxView => {
       const entries = state.list.entries
       // Where the files are: the state's listing, or the folders as they were after moves that failed.
@@ -402,7 +429,22 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
         )
       }
 
-      return { messages, openMessage, openMessageNow, read: (index) => streamOf(openMessage(index)), commitUpdate, markRetrieved }
+      // `undefined` once the UID list is known written.
+      let stored = storing === undefined
+      const uidsStored = () =>
+        stored ? undefined : Effect.map(Deferred.await(storing!), () => {
+          stored = true
+        })
+
+      return {
+        messages,
+        openMessage,
+        openMessageNow,
+        read: (index) => streamOf(openMessage(index)),
+        commitUpdate,
+        markRetrieved,
+        uidsStored
+      }
     }
 
     /** Delivers one message; `enforce` applies the quota and its warning (the warning message itself does not). */

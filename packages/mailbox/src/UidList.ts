@@ -73,12 +73,14 @@ const putDigits = (buffer: Buffer, at: number, n: number): number => {
   return end
 }
 
-/**
- * Encodes a list as the file's UTF-8 octets. A first open encodes 100,000 entries, once, so this code runs cold:
- * the numbers are written as digits straight into one buffer sized for the worst case, which costs less than half
- * of building the lines as strings (about 120 against 300 ms here).
- */
-export const encode = (list: UidList): Buffer => {
+/** Where a list is being encoded: one buffer sized for the worst case (see `encode`), filled entry by entry. */
+interface Encoding {
+  readonly buffer: Buffer
+  at: number
+  next: number
+}
+
+const startEncoding = (list: UidList): Encoding => {
   const head = `pop3d-uidlist ${version} next=${list.next}\n`
   const entries = list.entries
   // Per entry: a UTF-16 unit takes at most 3 octets (and `%XX` is 3 ASCII octets), three safe integers at most 16
@@ -86,8 +88,16 @@ export const encode = (list: UidList): Buffer => {
   let size = head.length
   for (let i = 0; i < entries.length; i++) size += 3 * entries[i]!.base.length + 52
   const buffer = Buffer.allocUnsafe(size)
-  let at = buffer.write(head, 0, "latin1")
-  for (let i = 0; i < entries.length; i++) {
+  return { buffer, at: buffer.write(head, 0, "latin1"), next: 0 }
+}
+
+/** Encodes entries from where `encoding` stands until the end or `until` (a `performance.now()` time); `true`: more. */
+const encodeUntil = (encoding: Encoding, entries: ReadonlyArray<Entry>, until: number): boolean => {
+  const buffer = encoding.buffer
+  let at = encoding.at
+  let i = encoding.next
+  for (; i < entries.length; i++) {
+    if ((i & 1023) === 1023 && performance.now() >= until) break
     const e = entries[i]!
     at = putDigits(buffer, at, e.uid)
     buffer[at++] = 32
@@ -98,8 +108,34 @@ export const encode = (list: UidList): Buffer => {
     at += buffer.write(encodeBase(e.base), at, "utf8")
     buffer[at++] = 10
   }
-  return buffer.subarray(0, at)
+  encoding.at = at
+  encoding.next = i
+  return i < entries.length
 }
+
+/**
+ * Encodes a list as the file's UTF-8 octets. A first open encodes 100,000 entries, once, so this code runs cold:
+ * the numbers are written as digits straight into one buffer sized for the worst case, which costs less than half
+ * of building the lines as strings (about 120 against 300 ms here).
+ */
+export const encode = (list: UidList): Buffer => {
+  const encoding = startEncoding(list)
+  encodeUntil(encoding, list.entries, Number.POSITIVE_INFINITY)
+  return encoding.buffer.subarray(0, encoding.at)
+}
+
+/**
+ * `encode` in slices of a few milliseconds, the event loop turning between them (`Files.bySlices`): for a long list
+ * written while sessions are being served.
+ */
+export const encodeInSlices = (list: UidList): Effect.Effect<Buffer> =>
+  Effect.suspend(() => {
+    const encoding = startEncoding(list)
+    return Files.bySlices((until) => encodeUntil(encoding, list.entries, until)).pipe(
+      Effect.orDie,
+      Effect.map(() => encoding.buffer.subarray(0, encoding.at))
+    )
+  })
 
 /** Renders a list as file text. */
 export const render = (list: UidList): string => encode(list).toString("utf8")

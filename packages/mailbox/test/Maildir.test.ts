@@ -4,7 +4,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Cause, Effect, Exit, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Result, Stream } from "effect"
 import { Mailbox, Maildir, UidList } from "../src/index.ts"
 import { bytes, readAll, referenceWireSize, tempDir, text } from "./helpers.ts"
 
@@ -98,6 +98,19 @@ describe("Maildir", () => {
       const store = yield* Maildir.make({ root })
       const view = yield* store.open("alice")
       assert.strictEqual(view.messages.length, count)
+      // A second open waits for the first one's lock (the list's write and the moves), then finds the same UIDs.
+      const concurrent = yield* Effect.forkChild(store.open("alice"))
+      // The UID list is written behind the answer too: the UIDs are shown once it is.
+      const storing = view.uidsStored?.()
+      assert.isDefined(storing)
+      yield* storing!
+      assert.isUndefined(view.uidsStored?.())
+      const listed = UidList.parse(yield* uidListText(root, "alice"))
+      assert.isTrue(Result.isSuccess(listed))
+      if (Result.isSuccess(listed)) {
+        assert.deepStrictEqual(listed.success.entries.map((e) => e.uid), view.messages.map((m) => m.uid))
+      }
+      assert.deepStrictEqual((yield* Fiber.join(concurrent)).messages.map((m) => m.uid), view.messages.map((m) => m.uid))
       // Read at once, whether or not the moves are done yet.
       assert.strictEqual(text(yield* readAll(view, 4100)), "message 4100\n")
       assert.strictEqual((yield* view.commitUpdate([0, 4199])).removed, 2)

@@ -434,14 +434,16 @@ const handlers: { readonly [T in Command.Command["_tag"]]: Handler<T> } = {
     const messages = state.view.messages
     return listing(state, Reply.ok(Texts.listFollows(count, octets)), indices, (i) => sizeOf(env, messages[i]!))
   }),
-  UIDL: inTransaction((_env, state, { msg }) => {
-    if (msg !== undefined) {
-      const i = message(state, msg)
-      return reply(state, Result.isSuccess(i) ? Reply.ok(`${msg} ${state.view.messages[i.success]!.uid}`) : i.failure)
-    }
-    const messages = state.view.messages
-    return listing(state, Reply.ok(Texts.uidlFollows), live(state), (i) => messages[i]!.uid)
-  }),
+  UIDL: inTransaction((_env, state, { msg }) =>
+    afterUidsStored(state, () => {
+      if (msg !== undefined) {
+        const i = message(state, msg)
+        return reply(state, Result.isSuccess(i) ? Reply.ok(`${msg} ${state.view.messages[i.success]!.uid}`) : i.failure)
+      }
+      const messages = state.view.messages
+      return listing(state, Reply.ok(Texts.uidlFollows), live(state), (i) => messages[i]!.uid)
+    })
+  ),
   RETR: inTransaction((env, state, { msg }) => retrieve(env, state, msg, undefined)),
   TOP: inTransaction((env, state, { msg, lines }) => retrieve(env, state, msg, lines)),
   DELE: inTransaction((_env, state, { msg }) => {
@@ -454,6 +456,23 @@ const handlers: { readonly [T in Command.Command["_tag"]]: Handler<T> } = {
     state.deleted.clear()
     const { count, octets } = totals(env, state)
     return reply(state, Reply.ok(Texts.loggedIn(count, octets)))
+  })
+}
+
+/**
+ * Answers once the view's UIDs are stored: a big first open answers while its UID list is still being written, and
+ * no UID is shown before (one shown and then lost in a crash could name another message later).
+ */
+const afterUidsStored = (state: Transaction, answer: () => Step): Step | Effect.Effect<Step> => {
+  const waiting = state.view.uidsStored?.()
+  if (waiting === undefined) return answer()
+  return Effect.matchEffect(waiting, {
+    onFailure: (e) =>
+      Effect.as(
+        Effect.logWarning("UID list not written", { user: state.user, reason: e.reason }),
+        reply(state, Reply.err(Texts.mailboxUnavailable, "SYS/TEMP"))
+      ),
+    onSuccess: () => Effect.sync(answer)
   })
 }
 

@@ -268,4 +268,52 @@ describe("sending messages", () => {
       assert.deepStrictEqual(now.slice(3, 3 + body.length + 1), [...body, "."])
       assert.match(now[now.length - 1]!, /^\+OK Signing off/)
     }))
+
+  it.effect("UIDL is answered once the store has stored the UIDs, and gets -ERR [SYS/TEMP] if it could not", () =>
+    Effect.gen(function*() {
+      const listed = ["+OK 2 messages (49 octets)", "1 21", "2 28", "."]
+      const session = (stored: Deferred.Deferred<void, Mailbox.MailboxError>) =>
+        Effect.gen(function*() {
+          const { client } = yield* open
+          yield* login(client)
+          yield* client.send("UIDL")
+          yield* client.send("LIST")
+          // Nothing yet, not even the LIST behind it (replies keep the commands' order).
+          yield* TestClock.adjust("1 second")
+          assert.strictEqual(yield* client.pending, 0)
+          return client
+        }).pipe(
+          Effect.provide([
+            Layer.effect(Mailbox.Mailbox)(Effect.gen(function*() {
+              const inner = yield* Mailbox.Mailbox
+              return {
+                ...inner,
+                open: (user: string) =>
+                  Effect.map(inner.open(user), (view): Mailbox.MailboxView => ({
+                    ...view,
+                    uidsStored: () => Deferred.await(stored)
+                  }))
+              }
+            })).pipe(Layer.provide(Mailbox.layerMemory({ alice: messages }))),
+            Directory.layerMemory({ alice: "{PLAIN}secret" }),
+            Limits.layer(),
+            Layer.succeed(Throttle.Throttle)(Throttle.disabled)
+          ])
+        )
+      const lines = (client: Effect.Success<typeof FakeSocket.make>, n: number) =>
+        Effect.forEach(Array.from({ length: n }), () => client.next)
+
+      const stored = yield* Deferred.make<void, Mailbox.MailboxError>()
+      const first = yield* session(stored)
+      yield* Deferred.succeed(stored, undefined)
+      assert.deepStrictEqual(yield* lines(first, 8), ["+OK Unique-id listing follows", "1 1", "2 2", ".", ...listed])
+
+      const lost = yield* Deferred.make<void, Mailbox.MailboxError>()
+      const second = yield* session(lost)
+      yield* Deferred.fail(lost, new Mailbox.MailboxError({ reason: "Unavailable", message: "disk full" }))
+      assert.deepStrictEqual(yield* lines(second, 5), [
+        "-ERR [SYS/TEMP] Mailbox temporarily unavailable, try again later",
+        ...listed
+      ])
+    }))
 })

@@ -173,13 +173,21 @@ export const survey = (p: Paths): Effect.Effect<Survey, MailboxError> =>
     return { clean: undefined, files, stamp, known, measured: yield* describe(p, files, known, []) }
   })
 
-/** What `reconcile` leaves: the state, and the files still to move to cur/ when the moves were left for later. */
+/**
+ * What `reconcile` leaves: the state, and when the work was left for later (`finishLater`), the files still to move
+ * to cur/ and the list still to write.
+ */
 export interface Reconciled extends State {
-  /** Files still in new/, for `moveLater`; `files` names them as they will be in cur/. */
+  /** Files still in new/; `files` names them as they will be in cur/. */
   readonly later: ReadonlyArray<Found>
+  /** With `later`: the list as it must be written (`state.list`), if it changed. */
+  readonly unwritten: UidList.UidList | undefined
 }
 
-/** From this many files waiting in new/, an open (`moveNew: "later"`) leaves their moves for after it returns. */
+/**
+ * From this many files waiting in new/, an open (`moveNew: "later"`) leaves the list's write and the moves for
+ * after it returns (`finishLater`).
+ */
 export const moveLaterFrom = 4_096
 
 /**
@@ -187,8 +195,9 @@ export const moveLaterFrom = 4_096
  * entries whose files are gone, gives unknown files the next UIDs in delivery
  * order (delivery time, then name as after the move), rebuilds a damaged list, writes
  * the list back if anything changed, and moves new/ to cur/ (adding `:2,`):
- * `"now"`; `"later"`, which leaves them to `moveLater` when there are many
- * (`moveLaterFrom`) so that a first open answers sooner; or not at all (`"no"`).
+ * `"now"`; `"later"`, which leaves both the write and the moves to `finishLater`
+ * when there are many (`moveLaterFrom`) so that a first open answers sooner, the
+ * caller still holding the lock until they are done; or not at all (`"no"`).
  * The survey's listing is reused while the folders are unchanged, and the files
  * it measured are not read again.
  */
@@ -226,9 +235,8 @@ export const reconcile = (
     const result: UidList.UidList = { next, entries }
     const waiting = moveNew === "no" ? [] : [...files.values()].filter((f) => f.dir === "new")
     if (moveNew === "later" && waiting.length >= moveLaterFrom) {
-      if (changed) yield* UidList.write(p.home, result)
       for (const f of waiting) files.set(f.base, { dir: "cur", name: curName(f.name), base: f.base })
-      return { list: result, files, later: waiting }
+      return { list: result, files, later: waiting, unwritten: changed ? result : undefined }
     }
     // The moves run (on the worker thread, if there is one) while this thread encodes the list, which is written
     // once they are done: its fsync then waits for no rename. Neither depends on the other: a file's UID does not
@@ -244,12 +252,22 @@ export const reconcile = (
     // What moved is known; only a file that vanished under the move (another tool took it) needs a fresh look.
     if (waiting.some((_, i) => moves.cells[3 * i] === gone)) files = yield* scan(p)
     else for (const f of waiting) files.set(f.base, { dir: "cur", name: curName(f.name), base: f.base })
-    return { list: result, files, later: [] }
+    return { list: result, files, later: [], unwritten: undefined }
   })
 
 /**
- * Under the lock: the moves `reconcile` left for later. A file already gone from new/ (another tool moved or
- * removed it) is left alone: a session finds it again by its base name.
+ * Under the lock: the write of the UID list `reconcile` left for later, encoded in slices so that the sessions
+ * (the one that opened among them) are served meanwhile. A crash before it loses nothing: no UID has been shown
+ * (`MailboxView.uidsStored`), and the next open gives the same files the same UIDs.
+ */
+export const writeLater = (p: Paths, done: Reconciled): Effect.Effect<void, MailboxError> =>
+  done.unwritten === undefined
+    ? Effect.void
+    : Effect.flatMap(UidList.encodeInSlices(done.unwritten), (encoded) => UidList.write(p.home, encoded))
+
+/**
+ * Under the lock, after `writeLater`: the moves `reconcile` left for later. A file already gone from new/ (another
+ * tool moved or removed it) is left alone: a session finds it again by its base name.
  */
 export const moveLater = (p: Paths, later: ReadonlyArray<Found>): Effect.Effect<void, MailboxError> =>
   doAll("move", p.home, later.map((f) => `new/${f.name}`)).pipe(
