@@ -34,11 +34,12 @@ const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediat
  * Runs synchronous work in slices: `slice(until)` works until it is done (`false`) or until `performance.now()`
  * reaches `until` (`true`: there is more), and the event loop gets a full turn between slices. For runs of small
  * calls (stat, open, rename, directory reads), where a promise call's thread-pool round trip costs many times the
- * call itself. A throw from `slice` (an errno error) stops the run and fails with it.
+ * call itself. A throw from `slice` (an errno error) stops the run and fails with it. `ms`: the slices' length
+ * (default 8), shorter for work that must not slow the sessions' I/O down (each slice holds one turn of the loop).
  */
-export const bySlices = (slice: (until: number) => boolean): Effect.Effect<void, FsError> =>
+export const bySlices = (slice: (until: number) => boolean, ms: number = sliceMs): Effect.Effect<void, FsError> =>
   Effect.gen(function*() {
-    const once = () => slice(performance.now() + sliceMs)
+    const once = () => slice(performance.now() + ms)
     while (yield* Effect.try({ try: once, catch: asFsError })) yield* nextTurn
   })
 
