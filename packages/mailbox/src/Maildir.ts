@@ -23,7 +23,7 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Rfc822 } from "@pop3d/protocol"
-import { Clock, Deferred, Effect, Exit, Layer, Result } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Layer, Option, Result } from "effect"
 import type { Scope } from "effect"
 import type { MailboxView, MessageFile, MessageInfo, MessageReader, Stats } from "./Mailbox.ts"
 import { checkIndex, Mailbox, MailboxError, messageGone, readerOf, streamOf, validateUser } from "./Mailbox.ts"
@@ -206,8 +206,10 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
       // The reconcile runs under the lock in a fiber of its own, so that the lock can outlive this call: when it left
       // work for later (many new messages, as at a big first open), the same fiber writes the UID list and then moves
       // the files to cur/, while the session already runs. The session shows no UID before the list is written
-      // (`uidsStored`), and its file operations wait for the moves (`view`); no other open or delivery gets the lock
-      // in between. If the files could not all be moved, the view is handed the folders as they are instead.
+      // (`uidsStored`), and its file operations wait for the moves (`view`). No other open or delivery can change
+      // the list in between: they wait for the lock (up to its timeout; a survey without the lock may read the
+      // mailbox meanwhile, and finds the list not yet written). If the files could not all be moved, the view is
+      // handed the folders as they are instead.
       const reconciled = yield* Deferred.make<Reconciled, MailboxError>()
       const stored = yield* Deferred.make<void, MailboxError>()
       const moved = yield* Deferred.make<ReadonlyMap<string, Found> | undefined>()
@@ -237,13 +239,21 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
             yield* rewarm(p, state)
           })
         ).pipe(
-          // Whatever ended the fiber early (no lock, a failed reconcile, an interruption) reaches every waiter.
-          Effect.onExit((exit) =>
-            Exit.isSuccess(exit) ? Effect.void : Effect.andThen(
-              Effect.all([Deferred.failCause(reconciled, exit.cause), Deferred.failCause(stored, exit.cause)]),
+          // Whatever ended the fiber early (no lock, a failed reconcile, a defect, an interruption) reaches every
+          // waiter as a MailboxError, which the session answers with -ERR rather than losing the connection.
+          Effect.onExit((exit) => {
+            if (Exit.isSuccess(exit)) return Effect.void
+            const typed = Cause.findErrorOption(exit.cause)
+            const error = Option.isSome(typed) ? typed.value : new MailboxError({
+              reason: "Unavailable",
+              message: "the mailbox could not be brought up to date",
+              cause: Cause.squash(exit.cause)
+            })
+            return Effect.andThen(
+              Effect.all([Deferred.fail(reconciled, error), Deferred.fail(stored, error)]),
               Deferred.succeed(moved, undefined)
             )
-          )
+          })
         )
       )
       const state = yield* Deferred.await(reconciled)
@@ -257,7 +267,8 @@ export const make = (options: Options): Effect.Effect<Mailbox["Service"]> =>
 
     /**
      * A session's view of a state. `moving`: the state's new messages are still being moved to cur/ (where the
-     * state already names them); every file operation waits for that first.
+     * state already names them); every file operation waits for that first. `storing`: the state's UID list is
+     * still being written; `uidsStored` waits for that.
      */
     const view = (
       p: Paths,

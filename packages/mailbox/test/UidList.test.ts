@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Result, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
 import { UidList } from "../src/index.ts"
 
 const list: UidList.UidList = {
@@ -66,6 +66,29 @@ describe("UidList", () => {
     },
     { arbitrary: { runs: 300 } }
   )
+
+  it.effect("encodes the widest entries exactly, and the same in slices as at once", () =>
+    Effect.gen(function*() {
+      // The largest numbers, and names of the characters that take the most octets per UTF-16 unit: `%` (escaped
+      // to 3), a 3-octet character, a lone surrogate (written as U+FFFD, 3 octets), a 4-octet pair.
+      const wide = "%\u20AC\uD800\u{1F600}"
+      const max = Number.MAX_SAFE_INTEGER
+      const entries = Array.from({ length: 3000 }, (_, i) => ({
+        uid: max - 3000 + i,
+        storageSize: max,
+        wireSize: i,
+        base: `${wide.repeat(i % 7)}${i}`
+      }))
+      const list: UidList.UidList = { next: max, entries }
+      const at = UidList.encode(list)
+      const reference = `pop3d-uidlist 1 next=${max}\n` + entries.map((e) =>
+        `${e.uid} ${e.storageSize} ${e.wireSize} ${e.base.replace(/%/g, "%25").replace(/\uD800(?![\uDC00-\uDFFF])/g, "\uFFFD")}\n`
+      ).join("")
+      assert.isTrue(at.equals(Buffer.from(reference, "utf8")))
+      // Slices of 0 ms: the encoding stops and resumes every 256 entries.
+      assert.isTrue((yield* UidList.encodeInSlices(list, 0)).equals(at))
+      assert.isTrue((yield* UidList.encodeInSlices(list)).equals(at))
+    }))
 
   it("refuses anything it would not have written", () => {
     const good = UidList.render(list)

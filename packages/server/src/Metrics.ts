@@ -207,7 +207,9 @@ export const instrumentStore = <E, R>(store: Layer.Layer<Mailbox.Mailbox, E, R>)
           return Result.succeed<Mailbox.MessageFile>({ readNow: (buffer) => countNow(file.readNow(buffer)), close: file.close })
         },
         commitUpdate: (indices: ReadonlyArray<number>) =>
-          view.commitUpdate(indices).pipe(Effect.tapError(storeError("update")))
+          view.commitUpdate(indices).pipe(Effect.tapError(storeError("update"))),
+        // The UID list an open left to write behind its answer: a failure counts as the open's.
+        uidsStored: () => view.uidsStored?.()?.pipe(Effect.tapError(storeError("open")))
       })
     return {
       ...inner,

@@ -174,8 +174,8 @@ export const survey = (p: Paths): Effect.Effect<Survey, MailboxError> =>
   })
 
 /**
- * What `reconcile` leaves: the state, and when the work was left for later (`finishLater`), the files still to move
- * to cur/ and the list still to write.
+ * What `reconcile` leaves: the state, and when the work was left for later (`writeLater`, then `moveLater`, run by
+ * the caller still holding the lock), the files still to move to cur/ and the list still to write.
  */
 export interface Reconciled extends State {
   /** Files still in new/; `files` names them as they will be in cur/. */
@@ -186,7 +186,7 @@ export interface Reconciled extends State {
 
 /**
  * From this many files waiting in new/, an open (`moveNew: "later"`) leaves the list's write and the moves for
- * after it returns (`finishLater`).
+ * after it returns (`writeLater`, `moveLater`).
  */
 export const moveLaterFrom = 4_096
 
@@ -195,9 +195,12 @@ export const moveLaterFrom = 4_096
  * entries whose files are gone, gives unknown files the next UIDs in delivery
  * order (delivery time, then name as after the move), rebuilds a damaged list, writes
  * the list back if anything changed, and moves new/ to cur/ (adding `:2,`):
- * `"now"`; `"later"`, which leaves both the write and the moves to `finishLater`
- * when there are many (`moveLaterFrom`) so that a first open answers sooner, the
- * caller still holding the lock until they are done; or not at all (`"no"`).
+ * `"now"`; `"later"`, which leaves both the write and the moves to `writeLater`
+ * and `moveLater` when there are many (`moveLaterFrom`) so that a first open
+ * answers sooner, the caller still holding the lock until they are done; or not
+ * at all (`"no"`). A list rebuilt from a damaged one is written at once in every
+ * mode: the damaged one has been set aside, and without a list on disk a crash
+ * would let the next open start again from UID 1.
  * The survey's listing is reused while the folders are unchanged, and the files
  * it measured are not read again.
  */
@@ -236,7 +239,9 @@ export const reconcile = (
     const waiting = moveNew === "no" ? [] : [...files.values()].filter((f) => f.dir === "new")
     if (moveNew === "later" && waiting.length >= moveLaterFrom) {
       for (const f of waiting) files.set(f.base, { dir: "cur", name: curName(f.name), base: f.base })
-      return { list: result, files, later: waiting, unwritten: changed ? result : undefined }
+      if (loaded._tag === "Corrupt") yield* UidList.write(p.home, result)
+      const unwritten = changed && loaded._tag !== "Corrupt" ? result : undefined
+      return { list: result, files, later: waiting, unwritten }
     }
     // The moves run (on the worker thread, if there is one) while this thread encodes the list, which is written
     // once they are done: its fsync then waits for no rename. Neither depends on the other: a file's UID does not
@@ -258,7 +263,8 @@ export const reconcile = (
 /**
  * Under the lock: the write of the UID list `reconcile` left for later, encoded in slices so that the sessions
  * (the one that opened among them) are served meanwhile. A crash before it loses nothing: no UID has been shown
- * (`MailboxView.uidsStored`), and the next open gives the same files the same UIDs.
+ * (`MailboxView.uidsStored`), and the next open gives the same files the same UIDs (a list rebuilt from a damaged
+ * one is never left to this: `reconcile` writes it at once).
  */
 export const writeLater = (p: Paths, done: Reconciled): Effect.Effect<void, MailboxError> =>
   done.unwritten === undefined
