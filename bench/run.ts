@@ -4,7 +4,7 @@
 //
 //   node bench/run.ts [--quick] [--big N] [--users N] [--retr-messages N] [--seconds S] [--warmup S] [--retr-seconds S]
 //                     [--mem 1000,10000] [--mem-seconds S] [--scheme auto|plain|sha512-crypt] [--only pop3d|dovecot]
-//                     [--skip selftest,big,sessions,retr,memory] [--profile] [--profile-seconds S] [--no-pin] [--seed N]
+//                     [--skip selftest,big,sessions,retr,light,memory] [--light-seconds S] [--profile] [--profile-seconds S] [--no-pin] [--seed N]
 //                     [--data-cache DIR | --no-cache] [--full-copy] [--keep] [--drop-caches] [--pop3d-arg ARG]...
 //                     [--dovecot-tuned] [--nice N] [--auth-cache]
 //                     [--out FILE]
@@ -51,7 +51,7 @@ if (flag("help") || flag("h")) {
 
 const quick = flag("quick")
 const known = new Set([
-  "quick", "big", "users", "retr-messages", "seconds", "warmup", "retr-seconds", "mem", "mem-seconds", "scheme", "only", "skip",
+  "quick", "big", "users", "retr-messages", "seconds", "warmup", "retr-seconds", "light-seconds", "mem", "mem-seconds", "scheme", "only", "skip",
   "profile", "profile-seconds", "no-pin", "dovecot-tuned", "nice", "auth-cache", "data-cache", "no-cache", "full-copy", "keep", "drop-caches", "pop3d-arg", "seed", "out", "help"
 ])
 for (let i = 0; i < argv.length; i++) {
@@ -69,6 +69,7 @@ const params: GenParams = {
 const warmupMs = num("warmup", quick ? 1 : 2) * 1000
 const windowMs = num("seconds", quick ? 3 : 6) * 1000
 const retrMs = num("retr-seconds", quick ? 4 : 10) * 1000
+const lightMs = num("light-seconds", quick ? 2 : 5) * 1000
 const memSessions = (opt("mem") ?? (quick ? "300" : "1000,10000")).split(",").filter((s) => s !== "").map(Number).sort((a, b) => a - b)
 const memOpenMs = num("mem-seconds", quick ? 30 : 150) * 1000
 const dovecotTuned = flag("dovecot-tuned")
@@ -386,6 +387,18 @@ interface RetrRow extends RetrResult {
   readonly mbPerSecond: number
   readonly cpuPerGB: number
 }
+/** One run of the light C client (bench/light/retr.c). */
+interface LightRow {
+  readonly octets: number
+  readonly messages: number
+  readonly seconds: number
+  readonly clientCpuSeconds: number
+  readonly failures: number
+  readonly sample: string
+  readonly serverCpuSeconds: number
+  readonly mbPerSecond: number
+  readonly cpuPerGB: number
+}
 interface MemoryRow {
   readonly opened: number
   readonly openSeconds: number
@@ -409,6 +422,7 @@ interface Results {
   readonly config: Record<string, unknown>
   readonly sessions: Array<{ readonly concurrency: number; readonly tls: boolean; readonly results: PerServer<SessionsRow> }>
   retr: PerServer<RetrRow> | undefined
+  light: Array<{ readonly cpus: string; readonly results: PerServer<LightRow> }> | undefined
   readonly memory: Array<{ readonly sessions: number; readonly results: PerServer<MemoryRow> }>
   big: PerServer<BigRow> | undefined
   readonly prime: PerServer<Array<PrimeResult>>
@@ -574,6 +588,7 @@ const main = async (): Promise<void> => {
       sessionWarmupSeconds: warmupMs / 1000,
       sessionWindowSeconds: windowMs / 1000,
       retrSeconds: retrMs / 1000,
+      lightSeconds: lightMs / 1000,
       memorySessions: memSessions,
       memoryOpenBoundSeconds: memOpenMs / 1000,
       pop3dArgs,
@@ -583,6 +598,7 @@ const main = async (): Promise<void> => {
     },
     sessions: [],
     retr: undefined,
+    light: undefined,
     memory: [],
     big: undefined,
     prime: {},
@@ -619,6 +635,12 @@ const main = async (): Promise<void> => {
     }
   }
 
+  const allCpus = `0-${ncpu - 1}`
+  /** Lets every process of the running servers (and the ones they fork later) run on `cpus`. */
+  const setCpus = (cpus: string) => {
+    for (const name of servers) for (const p of Proc.processTree(started[name]!.pid)) shOk("taskset", ["-a", "-p", "-c", cpus, String(p.pid)])
+  }
+
   // (4) the big mailbox first, before anything else touches it
   if (!skip.has("big") && params.big > 0) {
     say(`big mailbox (${params.big} messages): first open, then warm`)
@@ -642,10 +664,6 @@ const main = async (): Promise<void> => {
     }
     // Both servers may use every CPU here (the load generator only waits on one socket at a time): pop3d measures a
     // large mailbox on two threads where it can; Dovecot's pop3 process has one. Narrowed again afterwards.
-    const allCpus = `0-${ncpu - 1}`
-    const setCpus = (cpus: string) => {
-      for (const name of servers) for (const p of Proc.processTree(started[name]!.pid)) shOk("taskset", ["-a", "-p", "-c", cpus, String(p.pid)])
-    }
     if (pin) {
       setCpus(allCpus)
       notes.push(`the large-mailbox workload ran with the servers' processes allowed on CPUs ${allCpus} (taskset), then pinned again`)
@@ -762,6 +780,53 @@ const main = async (): Promise<void> => {
       }
     }
     results.retr = row
+  }
+
+  // (2b) RETR cross-check with a light client (bench/light/retr.c): the same users and mailboxes, driven by a C
+  // client that checks each reply's status and dot-unstuffed size but not its content, so that it costs next to
+  // nothing. Run with the servers pinned as above, then with nothing pinned (servers and client free on every CPU),
+  // where Dovecot's process per session spreads over the cores and pop3d's one event loop does not.
+  if (!skip.has("light") && !skip.has("retr")) {
+    const binary = Path.join(workdir!, "light-retr")
+    const built = Child.spawnSync("cc", ["-O2", "-pthread", "-o", binary, Path.join(benchDir, "light", "retr.c")], { encoding: "utf8" })
+    if (built.status !== 0) {
+      notes.push(`the light RETR cross-check was skipped: no C compiler (cc) or it failed${built.stderr ? `: ${built.stderr.trim().split("\n")[0]}` : ""}`)
+      say(`note: ${notes[notes.length - 1]}`)
+    } else {
+      const credentials = retrUsers.map((u) => `${u}:${manifest.users[u]!.password}`)
+      const runLight = (s: Server, cpus: string, ms: number): Omit<LightRow, "serverCpuSeconds" | "mbPerSecond" | "cpuPerGB"> => {
+        const r = Child.spawnSync("taskset", ["-c", cpus, binary, String(s.plain.port), String(ms / 1000), "1000000", ...credentials], {
+          encoding: "utf8", timeout: ms + 60_000
+        })
+        if (r.status !== 0) throw new Error(`light client: exit ${r.status ?? r.signal}: ${r.stderr.trim()}`)
+        return JSON.parse(r.stdout)
+      }
+      const modes = pin ? [{ server: serverCpus!, client: clientCpus! }, { server: allCpus, client: allCpus }] : [{ server: allCpus, client: allCpus }]
+      results.light = []
+      for (const mode of modes) {
+        if (pin) setCpus(mode.server)
+        const row: PerServer<LightRow> = {}
+        for (const name of servers) {
+          row[name] = await guard(name, "light retr", async (s) => {
+            runLight(s, mode.client, 1000)
+            const before = Proc.treeCpuSeconds(s.pid).seconds
+            const r = runLight(s, mode.client, lightMs)
+            const serverCpuSeconds = Proc.treeCpuSeconds(s.pid).seconds - before
+            if (r.failures > 0) {
+              results.failures[name] += r.failures
+              results.failureSamples[name].push(`light RETR: ${r.sample}`)
+            }
+            return { ...r, serverCpuSeconds, mbPerSecond: r.octets / 1e6 / r.seconds, cpuPerGB: serverCpuSeconds / (r.octets / 1e9) }
+          })
+          const x = row[name]!
+          if (!isFailed(x)) {
+            say(`light retr ${name} (servers on CPUs ${mode.server}, client on ${mode.client}): ${x.mbPerSecond.toFixed(0)} MB/s, server ${x.cpuPerGB.toFixed(2)} CPU s/GB, client CPU ${(x.clientCpuSeconds / x.seconds * 100).toFixed(0)} %, ${x.failures} failures`)
+          }
+        }
+        results.light.push({ cpus: mode.server === mode.client ? `nothing pinned (CPUs ${mode.server})` : `servers on CPU ${mode.server}, client on CPU ${mode.client}`, results: row })
+      }
+      if (pin) setCpus(serverCpus!)
+    }
   }
 
   // (3) idle authenticated sessions: each server restarted first (so its memory holds no leftovers of the other
@@ -995,6 +1060,14 @@ const render = (r: Results): string => {
     add<RetrRow>(label, "other processes on the server's CPU %", r.retr, (x) => x.otherCpuPct, 0, "")
     add<RetrRow>(label, "other processes on the load generator's CPU %", r.retr, (x) => x.otherClientCpuPct, 0, "")
     add<RetrRow>(label, "verification failures", r.retr, (x) => x.failures.count, 0, "")
+  }
+  for (const l of r.light ?? []) {
+    const label = `RETR cross-check, light C client (sizes checked, not content), ${l.cpus}`
+    add<LightRow>(label, "MB/s of message data", l.results, (x) => x.mbPerSecond, 0, "higher")
+    add<LightRow>(label, "server CPU s per GB", l.results, (x) => x.cpuPerGB, 2, "lower")
+    add<LightRow>(label, "messages", l.results, (x) => x.messages, 0, "")
+    add<LightRow>(label, "client CPU %", l.results, (x) => x.clientCpuSeconds / x.seconds * 100, 0, "")
+    add<LightRow>(label, "size mismatches and errors", l.results, (x) => x.failures, 0, "")
   }
   for (const m of r.memory) {
     const label = `${m.sessions.toLocaleString("en-US")} idle authenticated sessions`
