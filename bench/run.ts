@@ -422,7 +422,7 @@ interface Results {
   readonly config: Record<string, unknown>
   readonly sessions: Array<{ readonly concurrency: number; readonly tls: boolean; readonly results: PerServer<SessionsRow> }>
   retr: PerServer<RetrRow> | undefined
-  light: Array<{ readonly cpus: string; readonly results: PerServer<LightRow> }> | undefined
+  light: Array<{ readonly logins: string; readonly cpus: string; readonly results: PerServer<LightRow> }> | undefined
   readonly memory: Array<{ readonly sessions: number; readonly results: PerServer<MemoryRow> }>
   big: PerServer<BigRow> | undefined
   readonly prime: PerServer<Array<PrimeResult>>
@@ -793,37 +793,47 @@ const main = async (): Promise<void> => {
       notes.push(`the light RETR cross-check was skipped: no C compiler (cc) or it failed${built.stderr ? `: ${built.stderr.trim().split("\n")[0]}` : ""}`)
       say(`note: ${notes[notes.length - 1]}`)
     } else {
-      const credentials = retrUsers.map((u) => `${u}:${manifest.users[u]!.password}`)
-      const runLight = (s: Server, cpus: string, ms: number): Omit<LightRow, "serverCpuSeconds" | "mbPerSecond" | "cpuPerGB"> => {
-        const r = Child.spawnSync("taskset", ["-c", cpus, binary, String(s.plain.port), String(ms / 1000), "1000000", ...credentials], {
-          encoding: "utf8", timeout: ms + 60_000
-        })
-        if (r.status !== 0) throw new Error(`light client: exit ${r.status ?? r.signal}: ${r.stderr.trim()}`)
-        return JSON.parse(r.stdout)
+      // user:password:count:octets, so that the client checks LIST against the manifest
+      const credentials = retrUsers.map((u) => {
+        const m = manifest.users[u]!
+        return `${u}:${m.password}:${m.count}:${m.octets}`
+      })
+      const runLight = (name: ServerName, s: Server, cpus: string, mode: "pass" | "session", ms: number): Omit<LightRow, "serverCpuSeconds" | "mbPerSecond" | "cpuPerGB"> => {
+        // at the load generator's priority (--nice), on `cpus`
+        const [cmd, args] = Servers.wrapped(cpus, nice, binary, [String(s.plain.port), String(ms / 1000), "1000000", mode, ...credentials])
+        const r = Child.spawnSync(cmd, args, { encoding: "utf8", timeout: ms + 60_000 })
+        if (r.status !== 0) throw new Error(`light client: ${r.error?.message ?? `exit ${r.status ?? r.signal}`}: ${r.stderr?.trim() ?? ""}`)
+        const x = JSON.parse(r.stdout) as Omit<LightRow, "serverCpuSeconds" | "mbPerSecond" | "cpuPerGB">
+        if (x.failures > 0) {
+          results.failures[name] += x.failures
+          if (results.failureSamples[name].length < 20) results.failureSamples[name].push(`light RETR: ${x.sample}`)
+        }
+        return x
       }
-      const modes = pin ? [{ server: serverCpus!, client: clientCpus! }, { server: allCpus, client: allCpus }] : [{ server: allCpus, client: allCpus }]
+      const placements = pin ? [{ server: serverCpus!, client: clientCpus! }, { server: allCpus, client: allCpus }] : [{ server: allCpus, client: allCpus }]
+      const modes = placements.flatMap((p) => (["pass", "session"] as const).map((logins) => ({ ...p, logins })))
       results.light = []
       for (const mode of modes) {
         if (pin) setCpus(mode.server)
         const row: PerServer<LightRow> = {}
         for (const name of servers) {
           row[name] = await guard(name, "light retr", async (s) => {
-            runLight(s, mode.client, 1000)
-            const before = Proc.treeCpuSeconds(s.pid).seconds
-            const r = runLight(s, mode.client, lightMs)
-            const serverCpuSeconds = Proc.treeCpuSeconds(s.pid).seconds - before
-            if (r.failures > 0) {
-              results.failures[name] += r.failures
-              results.failureSamples[name].push(`light RETR: ${r.sample}`)
-            }
+            runLight(name, s, mode.client, mode.logins, 1000)
+            const before = s.cpu()
+            const r = runLight(name, s, mode.client, mode.logins, lightMs)
+            const serverCpuSeconds = s.cpu() - before
             return { ...r, serverCpuSeconds, mbPerSecond: r.octets / 1e6 / r.seconds, cpuPerGB: serverCpuSeconds / (r.octets / 1e9) }
           })
           const x = row[name]!
           if (!isFailed(x)) {
-            say(`light retr ${name} (servers on CPUs ${mode.server}, client on ${mode.client}): ${x.mbPerSecond.toFixed(0)} MB/s, server ${x.cpuPerGB.toFixed(2)} CPU s/GB, client CPU ${(x.clientCpuSeconds / x.seconds * 100).toFixed(0)} %, ${x.failures} failures`)
+            say(`light retr ${name} (a login ${mode.logins === "pass" ? "per pass" : "per client"}, servers on CPUs ${mode.server}, client on ${mode.client}): ${x.mbPerSecond.toFixed(0)} MB/s, server ${x.cpuPerGB.toFixed(2)} CPU s/GB, client CPU ${(x.clientCpuSeconds / x.seconds * 100).toFixed(0)} %, ${x.failures} failures`)
           }
         }
-        results.light.push({ cpus: mode.server === mode.client ? `nothing pinned (CPUs ${mode.server})` : `servers on CPU ${mode.server}, client on CPU ${mode.client}`, results: row })
+        results.light.push({
+          logins: mode.logins === "pass" ? "a login per pass" : "one login per client",
+          cpus: mode.server === mode.client ? `nothing pinned (CPUs ${mode.server})` : `servers on CPU ${mode.server}, client on CPU ${mode.client}`,
+          results: row
+        })
       }
       if (pin) setCpus(serverCpus!)
     }
@@ -1062,7 +1072,7 @@ const render = (r: Results): string => {
     add<RetrRow>(label, "verification failures", r.retr, (x) => x.failures.count, 0, "")
   }
   for (const l of r.light ?? []) {
-    const label = `RETR cross-check, light C client (sizes checked, not content), ${l.cpus}`
+    const label = `RETR cross-check, light C client (sizes checked, not content), ${l.logins}, ${l.cpus}`
     add<LightRow>(label, "MB/s of message data", l.results, (x) => x.mbPerSecond, 0, "higher")
     add<LightRow>(label, "server CPU s per GB", l.results, (x) => x.cpuPerGB, 2, "lower")
     add<LightRow>(label, "messages", l.results, (x) => x.messages, 0, "")

@@ -1,17 +1,21 @@
-// A light RETR client in C, for a cross-check of the RETR workload (bench/README.md, "RETR with a light client").
-// One thread per user: greeting, USER, PASS, LIST (the size of every message), then RETR 1, 2, ... n, 1, 2, ...
-// one at a time until the time is up or `max` messages were retrieved, then QUIT. Each reply is checked cheaply:
-// its status line starts with "+OK" and its body, dot-unstuffed, has exactly the size LIST gave. Content is not
-// checksummed (the verifying load generator in load.ts does that); this client only shows what a server does when
-// its client costs next to nothing. Bounded: the duration, a count per connection, 30 s per read.
+// A light RETR client in C, for a cross-check of the RETR workload (bench/README.md, workload 2b).
+// One thread per user. In mode "pass", passes as the verifying load generator runs them: connect, greeting, USER,
+// PASS, LIST, then RETR 1, 2, ... n one at a time, QUIT; and again, until the time is up or `max` messages were
+// retrieved. In mode "session", one login per thread, then RETR 1, 2, ... n, 1, 2, ... on that session (no login
+// cost inside the window, as a client that keeps its connection would see it). Checked
+// cheaply: every status line starts with "+OK"; LIST gives the message count and total octets the manifest has; each
+// message's body, dot-unstuffed, has exactly the size LIST gave (a message failing that is a failure, not a message).
+// Content is not checksummed (load.ts does that): this client only shows what a server does when its client costs
+// next to nothing. Bounded: the duration, a count per thread, 30 s per read.
 //
 //   cc -O2 -pthread -o retr bench/light/retr.c
-//   retr PORT SECONDS MAX USER:PASS ...    -> one line of JSON on stdout
+//   retr PORT SECONDS MAX pass|session USER:PASS:COUNT:OCTETS ...    -> one line of JSON on stdout
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +29,14 @@ enum { CAP = 1 << 20, MAX_MESSAGES = 1 << 20 };
 
 static int port;
 static double seconds;
-static long max_per_connection;
+static long max_per_thread;
+static int one_session;
 static double started;
 
 typedef struct {
   const char *user, *pass;
+  long expected_count;
+  long long expected_octets;
   long long octets, messages;
   long failures;
   char sample[200];
@@ -79,7 +86,7 @@ static int read_line(Conn *c, char *line, size_t size) {
 
 static int send_line(Conn *c, const char *text) {
   size_t n = strlen(text);
-  return write(c->fd, text, n) == (ssize_t)n;
+  return send(c->fd, text, n, MSG_NOSIGNAL) == (ssize_t)n;
 }
 
 static void fail(Job *j, const char *what) {
@@ -117,71 +124,108 @@ static long long read_body(Conn *c) {
   }
 }
 
-static void *run(void *arg) {
-  Job *j = arg;
-  Conn c = {socket(AF_INET, SOCK_STREAM, 0), malloc(CAP), 0};
+// Connects and logs in, then LIST into `sizes`; the message count, or 0 after a failure (counted).
+static long open_session(Job *j, Conn *c, long long *sizes) {
+  char line[512], command[600];
   int one = 1;
   struct timeval timeout = {30, 0};
-  setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  long long *sizes = malloc(sizeof(long long) * MAX_MESSAGES);
-  char line[512], command[600];
-  if (connect(c.fd, (struct sockaddr *)&to, sizeof to) != 0) return fail(j, "connect failed"), NULL;
-  if (!read_line(&c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return fail(j, "no greeting"), NULL;
+  c->fd = socket(AF_INET, SOCK_STREAM, 0);
+  c->len = 0;
+  if (c->fd < 0) return fail(j, "socket failed"), 0;
+  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (connect(c->fd, (struct sockaddr *)&to, sizeof to) != 0) return fail(j, "connect failed"), 0;
+  if (!read_line(c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return fail(j, "no greeting"), 0;
   snprintf(command, sizeof command, "USER %s\r\n", j->user);
-  if (!send_line(&c, command) || !read_line(&c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return fail(j, "USER refused"), NULL;
+  if (!send_line(c, command) || !read_line(c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return fail(j, "USER refused"), 0;
   snprintf(command, sizeof command, "PASS %s\r\n", j->pass);
-  if (!send_line(&c, command) || !read_line(&c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return fail(j, "PASS refused"), NULL;
-  if (!send_line(&c, "LIST\r\n") || !read_line(&c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return fail(j, "LIST refused"), NULL;
+  if (!send_line(c, command) || !read_line(c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return fail(j, "PASS refused"), 0;
+  if (!send_line(c, "LIST\r\n") || !read_line(c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return fail(j, "LIST refused"), 0;
   long count = 0;
+  long long total = 0;
   for (;;) {
-    if (!read_line(&c, line, sizeof line)) return fail(j, "LIST cut short"), NULL;
+    if (!read_line(c, line, sizeof line)) return fail(j, "LIST cut short"), 0;
     if (strcmp(line, ".") == 0) break;
     long n;
     long long size;
-    if (sscanf(line, "%ld %lld", &n, &size) != 2 || n != count + 1 || count == MAX_MESSAGES) return fail(j, "bad LIST line"), NULL;
+    if (sscanf(line, "%ld %lld", &n, &size) != 2 || n != count + 1 || count == MAX_MESSAGES) return fail(j, "bad LIST line"), 0;
     sizes[count++] = size;
+    total += size;
   }
-  if (count == 0) return fail(j, "empty mailbox"), NULL;
-  for (long i = 0; j->messages < max_per_connection && now() - started < seconds; i = (i + 1) % count) {
-    snprintf(command, sizeof command, "RETR %ld\r\n", i + 1);
-    if (!send_line(&c, command) || !read_line(&c, line, sizeof line)) return fail(j, "connection lost"), NULL;
-    if (strncmp(line, "+OK", 3) != 0) return fail(j, "RETR refused"), NULL;
-    long long size = read_body(&c);
-    if (size < 0) return fail(j, "body cut short"), NULL;
-    if (size != sizes[i]) fail(j, "body size differs from LIST");
-    j->octets += size;
-    j->messages++;
+  if (count != j->expected_count || total != j->expected_octets) return fail(j, "LIST differs from the manifest"), 0;
+  return count;
+}
+
+static void *run(void *arg) {
+  Job *j = arg;
+  Conn c = {-1, malloc(CAP), 0};
+  long long *sizes = malloc(sizeof(long long) * MAX_MESSAGES);
+  char line[512], command[600];
+  if (c.buf == NULL || sizes == NULL) return fail(j, "out of memory"), NULL;
+  long done = 0;
+  while (done < max_per_thread && now() - started < seconds) {
+    long count = open_session(j, &c, sizes);
+    if (count == 0) break;
+    for (long i = 0; (i < count || one_session) && done < max_per_thread && now() - started < seconds; i++, done++) {
+      if (i == count) i = 0;
+      snprintf(command, sizeof command, "RETR %ld\r\n", i + 1);
+      if (!send_line(&c, command) || !read_line(&c, line, sizeof line)) return fail(j, "connection lost"), NULL;
+      if (strncmp(line, "+OK", 3) != 0) return fail(j, "RETR refused"), NULL;
+      long long size = read_body(&c);
+      if (size < 0) return fail(j, "body cut short"), NULL;
+      if (size != sizes[i]) {
+        fail(j, "body size differs from LIST");
+        continue;
+      }
+      j->octets += size;
+      j->messages++;
+    }
+    if (!send_line(&c, "QUIT\r\n") || !read_line(&c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) fail(j, "QUIT refused");
+    close(c.fd);
   }
-  send_line(&c, "QUIT\r\n");
-  read_line(&c, line, sizeof line);
-  close(c.fd);
   free(c.buf);
   free(sizes);
   return NULL;
 }
 
 int main(int argc, char **argv) {
-  if (argc < 5) {
-    fprintf(stderr, "usage: %s PORT SECONDS MAX USER:PASS ...\n", argv[0]);
+  if (argc < 6 || (strcmp(argv[4], "pass") != 0 && strcmp(argv[4], "session") != 0)) {
+    fprintf(stderr, "usage: %s PORT SECONDS MAX pass|session USER:PASS:COUNT:OCTETS ...\n", argv[0]);
     return 2;
   }
   port = atoi(argv[1]);
   seconds = atof(argv[2]);
-  max_per_connection = atol(argv[3]);
-  int n = argc - 4;
+  max_per_thread = atol(argv[3]);
+  one_session = strcmp(argv[4], "session") == 0;
+  int n = argc - 5;
   Job *jobs = calloc((size_t)n, sizeof(Job));
   pthread_t *threads = calloc((size_t)n, sizeof(pthread_t));
   for (int k = 0; k < n; k++) {
-    char *colon = strchr(argv[k + 4], ':');
-    if (colon == NULL) return 2;
-    *colon = 0;
-    jobs[k].user = argv[k + 4];
-    jobs[k].pass = colon + 1;
+    // user:pass:count:octets, split from the right (a password may hold a colon)
+    char *arg = argv[k + 5];
+    char *c3 = strrchr(arg, ':');
+    if (c3 == NULL) return 2;
+    *c3 = 0;
+    char *c2 = strrchr(arg, ':');
+    if (c2 == NULL) return 2;
+    *c2 = 0;
+    char *c1 = strchr(arg, ':');
+    if (c1 == NULL) return 2;
+    *c1 = 0;
+    jobs[k].user = arg;
+    jobs[k].pass = c1 + 1;
+    jobs[k].expected_count = atol(c2 + 1);
+    jobs[k].expected_octets = atoll(c3 + 1);
   }
+  signal(SIGPIPE, SIG_IGN);
   started = now();
-  for (int k = 0; k < n; k++) pthread_create(&threads[k], NULL, run, &jobs[k]);
+  for (int k = 0; k < n; k++) {
+    if (pthread_create(&threads[k], NULL, run, &jobs[k]) != 0) {
+      fprintf(stderr, "cannot start a thread\n");
+      return 1;
+    }
+  }
   long long octets = 0, messages = 0;
   long failures = 0;
   const char *sample = "";
