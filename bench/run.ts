@@ -18,6 +18,7 @@ import { bigUser, defaultParams, generate, retrName, Rng, userName } from "./gen
 import type { GenParams, Manifest } from "./generate.ts"
 import type { BigResult, FromWorker, HoldResult, Job, PrimeResult, Result, RetrResult, SessionsResult, ToWorker } from "./load.ts"
 import { Conn } from "./lib/pop3.ts"
+import * as Light from "./lib/light.ts"
 import * as Proc from "./lib/proc.ts"
 import * as Servers from "./lib/servers.ts"
 import type { Server, ServerName } from "./lib/servers.ts"
@@ -387,14 +388,8 @@ interface RetrRow extends RetrResult {
   readonly mbPerSecond: number
   readonly cpuPerGB: number
 }
-/** One run of the light C client (bench/light/retr.c). */
-interface LightRow {
-  readonly octets: number
-  readonly messages: number
-  readonly seconds: number
-  readonly clientCpuSeconds: number
-  readonly failures: number
-  readonly sample: string
+/** One run of the light C client (bench/light/retr.c), with the server's CPU over it. */
+interface LightRow extends Light.LightResult {
   readonly serverCpuSeconds: number
   readonly mbPerSecond: number
   readonly cpuPerGB: number
@@ -787,23 +782,15 @@ const main = async (): Promise<void> => {
   // nothing. Run with the servers pinned as above, then with nothing pinned (servers and client free on every CPU),
   // where Dovecot's process per session spreads over the cores and pop3d's one event loop does not.
   if (!skip.has("light") && !skip.has("retr")) {
-    const binary = Path.join(workdir!, "light-retr")
-    const built = Child.spawnSync("cc", ["-O2", "-pthread", "-o", binary, Path.join(benchDir, "light", "retr.c")], { encoding: "utf8" })
-    if (built.status !== 0) {
-      notes.push(`the light RETR cross-check was skipped: no C compiler (cc) or it failed${built.stderr ? `: ${built.stderr.trim().split("\n")[0]}` : ""}`)
+    const built = Light.build(workdir!)
+    if ("error" in built) {
+      notes.push(`the light RETR cross-check was skipped: no C compiler (cc) or it failed: ${built.error}`)
       say(`note: ${notes[notes.length - 1]}`)
     } else {
-      // user:password:count:octets, so that the client checks LIST against the manifest
-      const credentials = retrUsers.map((u) => {
-        const m = manifest.users[u]!
-        return `${u}:${m.password}:${m.count}:${m.octets}`
-      })
-      const runLight = (name: ServerName, s: Server, cpus: string, mode: "pass" | "session", ms: number): Omit<LightRow, "serverCpuSeconds" | "mbPerSecond" | "cpuPerGB"> => {
+      const credentials = Light.credentials(manifest, retrUsers)
+      const runLight = async (name: ServerName, s: Server, cpus: string, mode: Light.LightMode, ms: number): Promise<Light.LightResult> => {
         // at the load generator's priority (--nice), on `cpus`
-        const [cmd, args] = Servers.wrapped(cpus, nice, binary, [String(s.plain.port), String(ms / 1000), "1000000", mode, ...credentials])
-        const r = Child.spawnSync(cmd, args, { encoding: "utf8", timeout: ms + 60_000 })
-        if (r.status !== 0) throw new Error(`light client: ${r.error?.message ?? `exit ${r.status ?? r.signal}`}: ${r.stderr?.trim() ?? ""}`)
-        const x = JSON.parse(r.stdout) as Omit<LightRow, "serverCpuSeconds" | "mbPerSecond" | "cpuPerGB">
+        const x = await Light.run(built.binary, s.plain.port, ms, mode, credentials, (cmd, args) => Servers.wrapped(cpus, nice, cmd, args))
         if (x.failures > 0) {
           results.failures[name] += x.failures
           if (results.failureSamples[name].length < 20) results.failureSamples[name].push(`light RETR: ${x.sample}`)
@@ -818,9 +805,9 @@ const main = async (): Promise<void> => {
         const row: PerServer<LightRow> = {}
         for (const name of servers) {
           row[name] = await guard(name, "light retr", async (s) => {
-            runLight(name, s, mode.client, mode.logins, 1000)
+            await runLight(name, s, mode.client, mode.logins, 1000)
             const before = s.cpu()
-            const r = runLight(name, s, mode.client, mode.logins, lightMs)
+            const r = await runLight(name, s, mode.client, mode.logins, lightMs)
             const serverCpuSeconds = s.cpu() - before
             return { ...r, serverCpuSeconds, mbPerSecond: r.octets / 1e6 / r.seconds, cpuPerGB: serverCpuSeconds / (r.octets / 1e9) }
           })

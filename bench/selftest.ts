@@ -1,16 +1,22 @@
 // Checks that the load generator's verification catches broken servers, so that a broken server cannot look fast:
 // a small mock POP3 server serves the generated data correctly once, then with one fault at a time, and every
-// faulty run must count verification failures while the correct one counts none.
+// faulty run must count verification failures while the correct one counts none. The light C client of the RETR
+// cross-check (bench/light/retr.c, where `cc` can build it) is shown the same servers: it checks sizes, not content,
+// so it must catch every fault that changes a size (the others, listed in `lightBlind`, it cannot see).
 //   node bench/selftest.ts
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { defaultParams, generate, retrName, userName } from "./generate.ts"
+import * as Light from "./lib/light.ts"
 import type { Result } from "./load.ts"
 import { loadManifest, run } from "./load.ts"
 
 type Fault = "none" | "no-dot-stuffing" | "storage-sizes" | "truncated-message" | "corrupt-byte" | "wrong-stat" | "unstable-uidl" | "bare-lf"
+
+/** Faults the light client cannot see: it checks no content, and runs neither STAT nor UIDL. */
+const lightBlind: ReadonlySet<Fault> = new Set(["corrupt-byte", "wrong-stat", "unstable-uidl"])
 
 /** A minimal POP3 server over a Maildir tree; `fault` breaks one thing on purpose. */
 const mock = (root: string, fault: Fault): Promise<Net.Server> => {
@@ -71,8 +77,10 @@ const mock = (root: string, fault: Fault): Promise<Net.Server> => {
 const main = async () => {
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "pop3d-bench-selftest-"))
   try {
-    generate(dir, { ...defaultParams, users: 4, retrUsers: 1, retrMessages: 40, big: 0 })
+    const manifest = generate(dir, { ...defaultParams, users: 4, retrUsers: 1, retrMessages: 40, big: 0 })
     loadManifest(Path.join(dir, "manifest.json"))
+    const light = Light.build(dir)
+    if ("error" in light) console.log(`the light client is not checked: it could not be built (${light.error})`)
     const users = Array.from({ length: 4 }, (_, i) => userName(i))
     const faults: ReadonlyArray<Fault> = ["none", "no-dot-stuffing", "storage-sizes", "truncated-message", "corrupt-byte", "wrong-stat", "unstable-uidl", "bare-lf"]
     let bad = 0
@@ -84,12 +92,24 @@ const main = async () => {
         await run(id++, { kind: "sessions", target, concurrency: 2, warmupMs: 0, durationMs: 300, maxSessions: 20, users, timeoutMs: 5000 }),
         await run(id++, { kind: "retr", target, users: [retrName(0)], durationMs: 300, maxPasses: 1, timeoutMs: 5000 })
       ]
+      let lightText = ""
+      if (!("error" in light)) {
+        const [pass, session] = [
+          await Light.run(light.binary, target.port, 300, "pass", Light.credentials(manifest, [retrName(0)])),
+          await Light.run(light.binary, target.port, 300, "session", Light.credentials(manifest, [retrName(0)]))
+        ]
+        const caught = pass.failures > 0 && session.failures > 0
+        const lightOk = fault === "none" ? pass.failures + session.failures === 0 && pass.messages > 0 && session.messages > 0
+          : lightBlind.has(fault) || caught
+        if (!lightOk) bad++
+        lightText = `; light client: ${lightOk ? "ok" : "FAIL"}, ${pass.failures + session.failures} failures${pass.sample === "" ? "" : ` (${pass.sample})`}${lightBlind.has(fault) ? " (cannot see this fault)" : ""}`
+      }
       server.close()
       const failures = results.reduce((a, r) => a + r.failures.count, 0)
       const kinds = [...new Set(results.flatMap((r) => Object.keys(r.failures.byKind)))].join(", ")
       const ok = fault === "none" ? failures === 0 : failures > 0
       if (!ok) bad++
-      console.log(`${ok ? "ok  " : "FAIL"} ${fault.padEnd(18)} ${failures} verification failures${kinds === "" ? "" : ` (${kinds})`}`)
+      console.log(`${ok ? "ok  " : "FAIL"} ${fault.padEnd(18)} ${failures} verification failures${kinds === "" ? "" : ` (${kinds})`}${lightText}`)
       if (!ok) for (const r of results) for (const s of r.failures.samples) console.log(`     ${s}`)
     }
     console.log(bad === 0 ? "selftest: the verifier catches every fault" : `selftest: ${bad} fault(s) went unnoticed`)
