@@ -102,7 +102,8 @@ const main = async () => {
         const lightOk = fault === "none" ? pass.failures + session.failures === 0 && pass.messages > 0 && session.messages > 0
           : lightBlind.has(fault) || caught
         if (!lightOk) bad++
-        lightText = `; light client: ${lightOk ? "ok" : "FAIL"}, ${pass.failures + session.failures} failures${pass.sample === "" ? "" : ` (${pass.sample})`}${lightBlind.has(fault) ? " (cannot see this fault)" : ""}`
+        const samples = [pass.sample, session.sample].filter((x) => x !== "").join("; ")
+        lightText = `; light client: ${lightOk ? "ok" : "FAIL"}, ${pass.failures + session.failures} failures${samples === "" ? "" : ` (${samples})`}${lightBlind.has(fault) ? " (cannot see this fault)" : ""}`
       }
       server.close()
       const failures = results.reduce((a, r) => a + r.failures.count, 0)

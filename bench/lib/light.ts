@@ -2,9 +2,10 @@
 // run.ts for the RETR cross-check (workload 2b) and by selftest.ts, which shows that its checks catch broken servers.
 import * as Child from "node:child_process"
 import * as Path from "node:path"
+import * as Url from "node:url"
 import type { Manifest } from "../generate.ts"
 
-const source = Path.join(Path.dirname(Path.dirname(new URL(import.meta.url).pathname)), "light", "retr.c")
+const source = Path.join(Path.dirname(Path.dirname(Url.fileURLToPath(import.meta.url))), "light", "retr.c")
 
 /** What one run of the client prints. */
 export interface LightResult {
@@ -24,7 +25,7 @@ export const build = (dir: string): { readonly binary: string } | { readonly err
   const binary = Path.join(dir, "light-retr")
   const built = Child.spawnSync("cc", ["-O2", "-pthread", "-o", binary, source], { encoding: "utf8" })
   if (built.status === 0) return { binary }
-  return { error: built.error?.message ?? built.stderr?.trim().split("\n")[0] ?? `cc exited ${built.status}` }
+  return { error: built.error?.message || built.stderr?.trim().split("\n")[0] || `cc exited ${built.status}` }
 }
 
 /** The client's arguments for `users`: user:password:count:octets, so that it checks LIST against the manifest. */

@@ -6,7 +6,8 @@
 // cheaply: every status line starts with "+OK"; LIST gives the message count and total octets the manifest has; each
 // message's body, dot-unstuffed, has exactly the size LIST gave (a message failing that is a failure, not a message).
 // Content is not checksummed (load.ts does that): this client only shows what a server does when its client costs
-// next to nothing. Bounded: the duration, a count per thread, 30 s per read.
+// next to nothing. Bounded: the duration and a count per thread between messages, 30 s per read (a server that
+// trickles one message can hold a thread longer; bench/lib/light.ts kills the client 60 s after its duration).
 //
 //   cc -O2 -pthread -o retr bench/light/retr.c
 //   retr PORT SECONDS MAX pass|session USER:PASS:COUNT:OCTETS ...    -> one line of JSON on stdout
@@ -124,7 +125,15 @@ static long long read_body(Conn *c) {
   }
 }
 
-// Connects and logs in, then LIST into `sizes`; the message count, or 0 after a failure (counted).
+// Closes the connection after a failure, which is counted; -1.
+static long given_up(Job *j, Conn *c, const char *what) {
+  fail(j, what);
+  if (c->fd >= 0) close(c->fd);
+  c->fd = -1;
+  return -1;
+}
+
+// Connects and logs in, then LIST into `sizes`; the message count, or -1 after a failure (counted, connection closed).
 static long open_session(Job *j, Conn *c, long long *sizes) {
   char line[512], command[600];
   int one = 1;
@@ -132,28 +141,28 @@ static long open_session(Job *j, Conn *c, long long *sizes) {
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   c->fd = socket(AF_INET, SOCK_STREAM, 0);
   c->len = 0;
-  if (c->fd < 0) return fail(j, "socket failed"), 0;
+  if (c->fd < 0) return given_up(j, c, "socket failed");
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  if (connect(c->fd, (struct sockaddr *)&to, sizeof to) != 0) return fail(j, "connect failed"), 0;
-  if (!read_line(c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return fail(j, "no greeting"), 0;
-  snprintf(command, sizeof command, "USER %s\r\n", j->user);
-  if (!send_line(c, command) || !read_line(c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return fail(j, "USER refused"), 0;
-  snprintf(command, sizeof command, "PASS %s\r\n", j->pass);
-  if (!send_line(c, command) || !read_line(c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return fail(j, "PASS refused"), 0;
-  if (!send_line(c, "LIST\r\n") || !read_line(c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return fail(j, "LIST refused"), 0;
+  if (connect(c->fd, (struct sockaddr *)&to, sizeof to) != 0) return given_up(j, c, "connect failed");
+  if (!read_line(c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return given_up(j, c, "no greeting");
+  if (snprintf(command, sizeof command, "USER %s\r\n", j->user) >= (int)sizeof command) return given_up(j, c, "user name too long");
+  if (!send_line(c, command) || !read_line(c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return given_up(j, c, "USER refused");
+  if (snprintf(command, sizeof command, "PASS %s\r\n", j->pass) >= (int)sizeof command) return given_up(j, c, "password too long");
+  if (!send_line(c, command) || !read_line(c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return given_up(j, c, "PASS refused");
+  if (!send_line(c, "LIST\r\n") || !read_line(c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) return given_up(j, c, "LIST refused");
   long count = 0;
   long long total = 0;
   for (;;) {
-    if (!read_line(c, line, sizeof line)) return fail(j, "LIST cut short"), 0;
+    if (!read_line(c, line, sizeof line)) return given_up(j, c, "LIST cut short");
     if (strcmp(line, ".") == 0) break;
     long n;
     long long size;
-    if (sscanf(line, "%ld %lld", &n, &size) != 2 || n != count + 1 || count == MAX_MESSAGES) return fail(j, "bad LIST line"), 0;
+    if (sscanf(line, "%ld %lld", &n, &size) != 2 || n != count + 1 || count == MAX_MESSAGES) return given_up(j, c, "bad LIST line");
     sizes[count++] = size;
     total += size;
   }
-  if (count != j->expected_count || total != j->expected_octets) return fail(j, "LIST differs from the manifest"), 0;
+  if (count != j->expected_count || total != j->expected_octets) return given_up(j, c, "LIST differs from the manifest");
   return count;
 }
 
@@ -162,18 +171,30 @@ static void *run(void *arg) {
   Conn c = {-1, malloc(CAP), 0};
   long long *sizes = malloc(sizeof(long long) * MAX_MESSAGES);
   char line[512], command[600];
-  if (c.buf == NULL || sizes == NULL) return fail(j, "out of memory"), NULL;
   long done = 0;
+  if (c.buf == NULL || sizes == NULL) {
+    fail(j, "out of memory");
+    goto out;
+  }
   while (done < max_per_thread && now() - started < seconds) {
     long count = open_session(j, &c, sizes);
-    if (count == 0) break;
-    for (long i = 0; (i < count || one_session) && done < max_per_thread && now() - started < seconds; i++, done++) {
+    if (count < 0) break;
+    for (long i = 0; count > 0 && (i < count || one_session) && done < max_per_thread && now() - started < seconds; i++, done++) {
       if (i == count) i = 0;
       snprintf(command, sizeof command, "RETR %ld\r\n", i + 1);
-      if (!send_line(&c, command) || !read_line(&c, line, sizeof line)) return fail(j, "connection lost"), NULL;
-      if (strncmp(line, "+OK", 3) != 0) return fail(j, "RETR refused"), NULL;
+      if (!send_line(&c, command) || !read_line(&c, line, sizeof line)) {
+        given_up(j, &c, "connection lost");
+        goto out;
+      }
+      if (strncmp(line, "+OK", 3) != 0) {
+        given_up(j, &c, "RETR refused");
+        goto out;
+      }
       long long size = read_body(&c);
-      if (size < 0) return fail(j, "body cut short"), NULL;
+      if (size < 0) {
+        given_up(j, &c, "body cut short");
+        goto out;
+      }
       if (size != sizes[i]) {
         fail(j, "body size differs from LIST");
         continue;
@@ -183,7 +204,10 @@ static void *run(void *arg) {
     }
     if (!send_line(&c, "QUIT\r\n") || !read_line(&c, line, sizeof line) || strncmp(line, "+OK", 3) != 0) fail(j, "QUIT refused");
     close(c.fd);
+    c.fd = -1;
+    if (count == 0) break;  // an empty mailbox (as the manifest says): nothing to retrieve
   }
+out:
   free(c.buf);
   free(sizes);
   return NULL;
@@ -205,13 +229,14 @@ int main(int argc, char **argv) {
     // user:pass:count:octets, split from the right (a password may hold a colon)
     char *arg = argv[k + 5];
     char *c3 = strrchr(arg, ':');
-    if (c3 == NULL) return 2;
+    char *c2 = c3 == NULL ? NULL : memrchr(arg, ':', (size_t)(c3 - arg));
+    char *c1 = c2 == NULL ? NULL : memchr(arg, ':', (size_t)(c2 - arg));
+    if (c1 == NULL) {
+      fprintf(stderr, "not USER:PASS:COUNT:OCTETS: %s\n", arg);
+      return 2;
+    }
     *c3 = 0;
-    char *c2 = strrchr(arg, ':');
-    if (c2 == NULL) return 2;
     *c2 = 0;
-    char *c1 = strchr(arg, ':');
-    if (c1 == NULL) return 2;
     *c1 = 0;
     jobs[k].user = arg;
     jobs[k].pass = c1 + 1;
