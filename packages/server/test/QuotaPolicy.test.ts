@@ -1,6 +1,6 @@
 // The quota policy pop3d gives its store: per-user limits over the defaults, and the warning message rendered from
 // a template into RFC 5322 (checked here line by line against the format's rules).
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -43,8 +43,19 @@ const parseMessage = (bytes: Uint8Array) => {
   return { headers, body: text.slice(end + 2) }
 }
 
+// Temporary folders of these tests, removed after them.
+const made: Array<string> = []
+const tempDir = (): string => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "pop3d-qp-"))
+  made.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of made) Fs.rmSync(dir, { recursive: true, force: true })
+})
+
 const settingsWith = (flags: Record<string, string>) =>
-  Settings.load({ flags: { data: Fs.mkdtempSync(Path.join(Os.tmpdir(), "pop3d-qp-")), ...flags }, env: {}, isRoot: false })
+  Settings.load({ flags: { data: tempDir(), ...flags }, env: {}, isRoot: false })
 
 describe("QuotaPolicy", () => {
   it.effect("limits: a user's rule sets what it names, the settings' defaults the rest", () =>
@@ -76,7 +87,7 @@ describe("QuotaPolicy", () => {
 
   it.effect("a template of the operator's own: its headers win, non-ASCII is encoded, unknown placeholders stay", () =>
     Effect.gen(function*() {
-      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "pop3d-qp-"))
+      const dir = tempDir()
       const file = Path.join(dir, "warn.txt")
       Fs.writeFileSync(
         file,
