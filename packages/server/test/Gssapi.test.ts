@@ -1,22 +1,14 @@
 // The GSSAPI settings (defaults, the principal map, errors naming the setting) and how Mechanisms.fromSettings
 // leaves GSSAPI out, with the reason logged, when it cannot run.
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Logger } from "effect"
-import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Mechanisms from "../src/Mechanisms.ts"
 import * as Settings from "../src/Settings.ts"
+import { tempDirs } from "./tempDirs.ts"
 
-const made: Array<string> = []
-const tmp = () => {
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "pop3d-gssapi-settings-"))
-  made.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of made) Fs.rmSync(dir, { recursive: true, force: true })
-})
+const tmp = tempDirs("pop3d-gssapi-settings-")
 
 const load = (flags: Record<string, string>, env: Record<string, string> = {}) =>
   Settings.load({ flags: { data: tmp(), ...flags }, env, isRoot: false })

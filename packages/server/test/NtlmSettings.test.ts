@@ -1,23 +1,15 @@
 // The NTLM settings (the four names the CHALLENGE announces) and Mechanisms offering NTLM only when listed.
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import * as Mechanisms from "../src/Mechanisms.ts"
 import * as Settings from "../src/Settings.ts"
+import { tempDirs } from "./tempDirs.ts"
 
 // Temporary data folders of these tests, removed after them.
-const made: Array<string> = []
-afterAll(() => {
-  for (const dir of made) Fs.rmSync(dir, { recursive: true, force: true })
-})
+const tmp = tempDirs("pop3d-ntlm-settings-")
 
-const load = (flags: Record<string, string>, env: Record<string, string> = {}) => {
-  const data = Fs.mkdtempSync(Path.join(Os.tmpdir(), "pop3d-ntlm-settings-"))
-  made.push(data)
-  return Settings.load({ flags: { data, ...flags }, env, isRoot: false })
-}
+const load = (flags: Record<string, string>, env: Record<string, string> = {}) =>
+  Settings.load({ flags: { data: tmp(), ...flags }, env, isRoot: false })
 
 describe("NTLM settings", () => {
   it.effect("defaults, and values from flags and the environment", () =>

@@ -1,13 +1,13 @@
 // The quota policy pop3d gives its store: per-user limits over the defaults, and the warning message rendered from
 // a template into RFC 5322 (checked here line by line against the format's rules).
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import type { Quota } from "@pop3d/mailbox"
 import * as QuotaPolicy from "../src/QuotaPolicy.ts"
 import * as Settings from "../src/Settings.ts"
+import { tempDirs } from "./tempDirs.ts"
 
 const info: Quota.WarningInfo = {
   user: "alice",
@@ -44,15 +44,7 @@ const parseMessage = (bytes: Uint8Array) => {
 }
 
 // Temporary folders of these tests, removed after them.
-const made: Array<string> = []
-const tempDir = (): string => {
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "pop3d-qp-"))
-  made.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of made) Fs.rmSync(dir, { recursive: true, force: true })
-})
+const tempDir = tempDirs("pop3d-qp-")
 
 const settingsWith = (flags: Record<string, string>) =>
   Settings.load({ flags: { data: tempDir(), ...flags }, env: {}, isRoot: false })

@@ -1,21 +1,13 @@
 // Settings: defaults, precedence (config file < environment < flags), and errors that name the setting.
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Settings from "../src/Settings.ts"
+import { tempDirs } from "./tempDirs.ts"
 
 // Temporary folders of these tests, removed after them.
-const made: Array<string> = []
-const tmp = () => {
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "pop3d-settings-"))
-  made.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of made) Fs.rmSync(dir, { recursive: true, force: true })
-})
+const tmp = tempDirs("pop3d-settings-")
 
 const load = (flags: Record<string, string>, env: Record<string, string> = {}, isRoot = false) =>
   Settings.load({ flags, env, isRoot })
