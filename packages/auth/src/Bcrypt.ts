@@ -50,13 +50,17 @@ const costText = (cost: number) => String(cost).padStart(2, "0")
 /** The modular-crypt string. */
 export const format = (stored: Stored): string => `$2${stored.minor}$${costText(stored.cost)}$${stored.salt}${stored.hash}`
 
+/** The setting bcrypt hashes under: `$2x$NN$<salt>`. */
+export const settingText = (setting: Pick<Stored, "minor" | "cost" | "salt">): string =>
+  `$2${setting.minor}$${costText(setting.cost)}$${setting.salt}`
+
 /**
  * The 31-character digest of `password` (UTF-8; bcrypt reads at most 72 octets) under the stored salt and
  * cost, computed asynchronously in slices.
  */
 export const digest = (password: string, setting: Pick<Stored, "minor" | "cost" | "salt">): Effect.Effect<string> =>
   Effect.callback<string>((resume) => {
-    bcryptjs.hash(password, `$2${setting.minor}$${costText(setting.cost)}$${setting.salt}`, (error, result) => {
+    bcryptjs.hash(password, settingText(setting), (error, result) => {
       // bcryptjs's errors name the salt format or the cost, never the password.
       if (error !== null || result === undefined) resume(Effect.die(error ?? new Error("bcrypt: no result")))
       else resume(Effect.succeed(result.slice(-31)))

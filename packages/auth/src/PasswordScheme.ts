@@ -24,10 +24,13 @@
  * - an empty string — the account is disabled (nothing verifies).
  * Scheme names are case-insensitive. A non-empty string without a `{...}`
  * prefix, or with a scheme not listed here, never verifies.
+ * A SHA-crypt or bcrypt check runs on a hashing thread where the process may use
+ * more than one CPU, else on the event loop in slices (HashThreads.ts).
  */
 import * as Crypto from "node:crypto"
 import { Effect, Redacted, Result, Schema } from "effect"
 import * as Bcrypt from "./Bcrypt.ts"
+import * as HashThreads from "./HashThreads.ts"
 import * as Md4 from "./Md4.ts"
 import * as ShaCrypt from "./ShaCrypt.ts"
 
@@ -281,14 +284,22 @@ export const verifyStored = (stored: Stored, password: string, options?: Options
         // An over-long candidate is hashed cut to the limit (same cost) and then refused.
         const bytes = utf8.encode(password)
         const tooLong = bytes.length > ShaCrypt.maxPasswordOctets
+        const octets = tooLong ? bytes.subarray(0, ShaCrypt.maxPasswordOctets) : bytes
+        const { rounds, salt, variant } = stored.value
         return Effect.map(
-          ShaCrypt.digest(tooLong ? bytes.subarray(0, ShaCrypt.maxPasswordOctets) : bytes, stored.value),
+          HashThreads.digest(
+            { kind: "sha-crypt", password: octets, setting: { rounds, salt, variant } },
+            ShaCrypt.digest(octets, stored.value)
+          ),
           (digest) => equalText(digest, stored.value.hash) && password !== "" && !tooLong
         )
       })
     case "Bcrypt":
       return Effect.map(
-        Bcrypt.digest(password, stored.value),
+        HashThreads.digest(
+          { kind: "bcrypt", password, setting: Bcrypt.settingText(stored.value) },
+          Bcrypt.digest(password, stored.value)
+        ),
         (digest) => equalText(digest, stored.value.hash) && password !== ""
       )
     case "Disabled":

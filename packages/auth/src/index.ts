@@ -6,6 +6,8 @@
 export * as AuthCache from "./AuthCache.ts"
 /** bcrypt ({BLF-CRYPT}) through bcryptjs. */
 export * as Bcrypt from "./Bcrypt.ts"
+/** Password digests on hashing threads, off the event loop (SHA-crypt, bcrypt). */
+export * as HashThreads from "./HashThreads.ts"
 /** The Directory service, its record type and the in-memory layer. */
 export * as Directory from "./Directory.ts"
 /** AUTH GSSAPI (RFC 4752) over an injected GSS-API acceptor, and the principal → user rule. */

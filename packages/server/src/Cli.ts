@@ -4,7 +4,7 @@ import { Clock, Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Fs from "node:fs"
 import * as Readline from "node:readline"
-import { UsersFile } from "@pop3d/auth"
+import { HashThreads, UsersFile } from "@pop3d/auth"
 import { Mailbox, Maildir } from "@pop3d/mailbox"
 import * as DataDir from "./DataDir.ts"
 import * as LiveSettings from "./LiveSettings.ts"
@@ -77,6 +77,8 @@ const serve = Command.make("serve", serveFlags, (flags) =>
     )
     const program = Effect.gen(function*() {
       const ops = yield* Operations.start(live, loadSettings(flags))
+      // Before the first login, so that the threads are part of the server's memory at rest, not of its sessions'.
+      HashThreads.start()
       const listeners = yield* Server.listen(settings, mechanisms)
       for (const l of listeners) yield* Effect.logInfo("listening").pipe(Effect.annotateLogs({ listener: l.name, address: l.address }))
       for (const line of DataDir.banner(settings, prepared)) yield* Console.log(line)
