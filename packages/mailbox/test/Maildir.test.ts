@@ -130,6 +130,36 @@ describe("Maildir", () => {
       )
     }))
 
+  it.live("a first open of a big mailbox measures its files while listing them, a base in both folders counting once", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const home = Path.join(root, "alice")
+      const count = 7000
+      const name = (i: number) => `${1700000000 + i}.V801I${100000 + i}M${100000 + i}.mx.example.org`
+      const body = (i: number) => (i % 3 === 0 ? `Subject: ${i}\n\n${"y".repeat(i % 50)}\n` : `Subject: ${i}\r\n\r\nbody\r\n`)
+      yield* Effect.promise(async () => {
+        for (const dir of ["new", "cur", "tmp"]) await Fs.mkdir(Path.join(home, dir), { recursive: true })
+        for (let i = 0; i < count; i++) {
+          await Fs.writeFile(Path.join(home, i % 2 === 0 ? "new" : "cur", i % 2 === 0 ? name(i) : `${name(i)}:2,S`), body(i))
+        }
+        // Another tool has copied message 10 to cur/ with a different content (it happens): cur/ wins, as in Dovecot.
+        await Fs.writeFile(Path.join(home, "cur", `${name(10)}:2,S`), "Subject: cur copy\n\nlonger than the other\n")
+      })
+      // What makes an open take the big path: folders that look like thousands of entries, and no UID list.
+      const folders = FsSync.statSync(Path.join(home, "new")).size + FsSync.statSync(Path.join(home, "cur")).size
+      assert.isAtLeast(folders, 256 * 1024)
+      const view = yield* (yield* Maildir.make({ root })).open("alice")
+      assert.strictEqual(view.messages.length, count)
+      const expected = (i: number) => (i === 10 ? "Subject: cur copy\n\nlonger than the other\n" : body(i))
+      for (const i of [0, 1, 9, 10, 11, 3000, count - 1]) {
+        const m = view.messages[i]!
+        assert.strictEqual(m.storageSize, Buffer.byteLength(expected(i)), `message ${i}`)
+        assert.strictEqual(m.wireSize, referenceWireSize(bytes(expected(i))), `message ${i}`)
+        assert.strictEqual(text(yield* readAll(view, i)), expected(i))
+      }
+      assert.deepStrictEqual(view.messages.map((m) => m.uid), Array.from({ length: count }, (_, i) => i + 1))
+    }))
+
   it.live("keeps UIDs across re-open, a restart, and flag renames by other tools", () =>
     Effect.gen(function*() {
       const root = yield* tempDir

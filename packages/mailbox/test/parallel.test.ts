@@ -3,9 +3,11 @@ import { availableParallelism } from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect } from "effect"
+import type { FsError } from "../src/internal/files.ts"
+import type { Table } from "../src/internal/measure.ts"
 import { gone, measureFile, moved, pending } from "../src/internal/measure.ts"
 import { deliveredFromName } from "../src/internal/names.ts"
-import { doAll } from "../src/internal/parallel.ts"
+import { batchSize, doAll, measureFeed } from "../src/internal/parallel.ts"
 import { tempDir } from "./helpers.ts"
 
 /** A mailbox with `count` messages in new/ (odd ones with bare LFs, every tenth with a name giving sizes). */
@@ -27,6 +29,31 @@ const mailbox = (count: number) =>
 
 const rows = (cells: Float64Array, count: number) =>
   Array.from({ length: count }, (_, i) => [cells[3 * i]!, cells[3 * i + 1]!, cells[3 * i + 2]!])
+
+/**
+ * Three rounds (the first may pass before the worker has booted) of `measure` over a fresh mailbox of `count`
+ * messages: its rows must be what measuring each file in turn gives, and the worker must have taken part where
+ * there are two CPUs, and not where there is one.
+ */
+const measuresAsOneThread = (
+  count: number,
+  measure: (home: string, items: ReadonlyArray<string>) => Effect.Effect<Table, FsError>
+) =>
+  Effect.gen(function*() {
+    let workerDid = 0
+    for (let round = 0; round < 3; round++) {
+      const { home, items } = yield* mailbox(count)
+      const table = yield* measure(home, items)
+      const expected = items.map((item) => {
+        const m = measureFile(Path.join(home, item), item.slice(4))!
+        return [m.storageSize, m.wireSize, m.deliveredMs]
+      })
+      assert.deepStrictEqual(rows(table.cells, items.length), expected)
+      workerDid += table.claim[1]!
+    }
+    if (availableParallelism() > 1) assert.isAbove(workerDid, 0, "the worker measured some files")
+    else assert.strictEqual(workerDid, 0, "no worker on one CPU")
+  })
 
 describe("deliveredFromName", () => {
   it("reads the delivery second and microsecond of standard names, and nothing else", () => {
@@ -52,22 +79,7 @@ describe("deliveredFromName", () => {
 
 describe("doAll", () => {
   it.live("measures every file as one thread would, with the worker taking part where there are two CPUs", () =>
-    Effect.gen(function*() {
-      let workerDid = 0
-      // Three rounds: the first may pass before the worker has booted.
-      for (let round = 0; round < 3; round++) {
-        const { home, items } = yield* mailbox(3000)
-        const table = yield* doAll("measure", home, items, 1)
-        const expected = items.map((item) => {
-          const m = measureFile(Path.join(home, item), item.slice(4))!
-          return [m.storageSize, m.wireSize, m.deliveredMs]
-        })
-        assert.deepStrictEqual(rows(table.cells, items.length), expected)
-        workerDid += table.claim[1]!
-      }
-      if (availableParallelism() > 1) assert.isAbove(workerDid, 0, "the worker measured some files")
-      else assert.strictEqual(workerDid, 0, "no worker on one CPU")
-    }))
+    measuresAsOneThread(3000, (home, items) => doAll("measure", home, items, 1)))
 
   it.live("moves files from new/ to cur/, a file already gone being an outcome, not an error", () =>
     Effect.gen(function*() {
@@ -91,5 +103,33 @@ describe("doAll", () => {
       // The worker finishes its chunk and is free for the next job.
       const again = yield* doAll("measure", home, items, 1)
       for (let i = 0; i < items.length; i++) assert.notStrictEqual(again.cells[3 * i], pending)
+    }))
+})
+
+describe("measureFeed", () => {
+  it.live("measures every item fed, in the order fed, as one thread would, the worker taking batches where there are two CPUs", () =>
+    measuresAsOneThread(2 * batchSize + 300, (home, items) => {
+      const feed = measureFeed(home)
+      for (const item of items) feed.add(item)
+      return feed.done
+    }))
+
+  it.live("a file gone meanwhile is an outcome; one that cannot be measured fails the feed with its errno error", () =>
+    Effect.gen(function*() {
+      const { home, items } = yield* mailbox(batchSize + 10)
+      yield* Effect.promise(() => Fs.unlink(Path.join(home, items[3]!)))
+      const feed = measureFeed(home)
+      for (const item of items) feed.add(item)
+      const table = yield* feed.done
+      for (let i = 0; i < items.length; i++) {
+        if (i === 3) assert.strictEqual(table.cells[3 * i], gone)
+        else assert.isAbove(table.cells[3 * i]!, 0)
+      }
+      yield* Effect.promise(() => Fs.mkdir(Path.join(home, "new", "a-folder")))
+      const failing = measureFeed(home)
+      for (const item of [...items.slice(4), "new/a-folder", ...items.slice(0, 3)]) failing.add(item)
+      const exit = yield* Effect.exit(failing.done)
+      const error = exit._tag === "Failure" ? Cause.findErrorOption(exit.cause) : undefined
+      assert.strictEqual(error?._tag === "Some" ? error.value.code : undefined, "EISDIR")
     }))
 })

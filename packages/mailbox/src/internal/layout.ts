@@ -38,14 +38,19 @@ const eachMessageFile = (dir: string, f: (name: string) => void): Effect.Effect<
     })
   )
 
-/** Lists message files in new/ and cur/ by base name; a base in both counts as its cur/ file. */
-export const scan = (p: Paths): Effect.Effect<Map<string, Found>, MailboxError> =>
+/**
+ * Lists message files in new/ and cur/ by base name; a base in both counts as its cur/ file. `onFound` sees each
+ * file as it is listed (a base in both folders twice).
+ */
+export const scan = (p: Paths, onFound?: (found: Found) => void): Effect.Effect<Map<string, Found>, MailboxError> =>
   Effect.gen(function*() {
     const files = new Map<string, Found>()
     for (const dir of ["new", "cur"] as const) {
       yield* eachMessageFile(p[dir], (name) => {
         const base = baseName(name)
-        files.set(base, { dir, name, base })
+        const found: Found = { dir, name, base }
+        files.set(base, found)
+        onFound?.(found)
       })
     }
     return files

@@ -2,10 +2,11 @@
  * Does one job (`measure` or `move`, see `measure.ts`) to many files of a mailbox, on two threads when there are
  * many: the store's thread in short slices (the event loop keeps serving the other sessions between them) and a
  * worker thread (`worker.ts`, one for the process, started at the first big job and stopped after 30 s without
- * one) claim chunks of one shared table, so a big mailbox's first open uses a second core. No worker is started
- * where the process may run on one CPU only (taskset, a cgroup): there the two would only take turns; and a job
- * that finds the worker busy is done here alone. Whatever the worker left undone (it failed, or could not start) the store's thread does
- * afterwards, so the worker can only make it faster.
+ * one) claim chunks of shared tables, so a big mailbox's first open uses a second core. A first open's files are
+ * fed to the worker in batches while the mailbox is still being listed (`measureFeed`). No worker is started where
+ * the process may run on one CPU only (taskset, a cgroup): there the two would only take turns; and a job that
+ * finds the worker busy is done here alone. Whatever the worker left undone (it failed, or could not start) the
+ * store's thread does afterwards, so the worker can only make it faster.
  */
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
@@ -17,12 +18,11 @@ import { doChunks, doInto, makeTable, pending } from "./measure.ts"
 /** Below this many files one thread does the job: starting a worker costs its thread and tens of milliseconds. */
 export const parallelFrom = 4_096
 
-/** The worker thread, started at the first job that wants it and kept while in use; `busy` while it has a job. */
+/** The worker thread, started at the first job that wants it and kept while in use. */
 interface Helper {
   readonly worker: Worker
-  busy: boolean
-  /** Settles the job in hand (when the worker posts "done", fails or exits). */
-  settle: () => void
+  /** The jobs posted and not yet done, oldest first: each settles when the worker posts "done" (or fails, or exits). */
+  readonly jobs: Array<() => void>
   /** Stops an idle worker after `idleMs` (its isolate holds about 45 MiB). */
   idle: ReturnType<typeof setTimeout> | undefined
 }
@@ -49,12 +49,15 @@ const theHelper = (): Helper | undefined => {
     const worker = new Worker(new URL("./worker.ts", import.meta.url))
     // It never holds the process open: at exit it may stop mid-chunk, and a half-done item is simply pending.
     worker.unref()
-    const started: Helper = { worker, busy: false, settle: () => {}, idle: undefined }
+    const started: Helper = { worker, jobs: [], idle: undefined }
     const gone = () => {
       if (helper === started) helper = undefined
-      started.settle()
+      for (const settle of started.jobs.splice(0)) settle()
     }
-    worker.on("message", () => started.settle())
+    worker.on("message", () => {
+      started.jobs.shift()?.()
+      if (started.jobs.length === 0) armIdle(started)
+    })
     worker.on("error", gone)
     worker.on("exit", gone)
     helper = started
@@ -65,38 +68,46 @@ const theHelper = (): Helper | undefined => {
   }
 }
 
-/**
- * Starts the worker ahead of a job that will want it (a big mailbox is about to be listed), so that it has booted
- * (a few hundred milliseconds here) by the time the job comes. Does nothing on one CPU.
- */
-export const prepare = (): void => {
-  theHelper()
-}
-
-/** Hands `table`'s job to the worker if it is free; the promise settles once it will write no more. */
-const handOver = (job: Job, table: Table, home: string, items: ReadonlyArray<string>): Promise<void> | undefined => {
-  const h = theHelper()
-  if (h === undefined || h.busy) return undefined
+/** Posts `table`'s job to the worker, after the jobs it already has; the promise settles once it will write no more. */
+const post = (h: Helper, job: Job, table: Table, home: string, items: ReadonlyArray<string>): Promise<void> | undefined => {
   // Its own buffer (a small Buffer would sit in Node's shared pool, which cannot be transferred).
   const encoded = new TextEncoder().encode(items.join("\0"))
-  let settled: () => void = () => {}
-  const done = new Promise<void>((resolve) => (settled = resolve))
-  clearTimeout(h.idle)
-  h.settle = () => {
-    h.busy = false
-    h.settle = () => {}
-    armIdle(h)
-    settled()
-  }
+  let settle: () => void = () => {}
+  const done = new Promise<void>((resolve) => (settle = resolve))
   try {
     h.worker.postMessage({ job, home, items: encoded, shared: table.claim.buffer }, [encoded.buffer])
   } catch {
-    h.settle()
     return undefined
   }
-  h.busy = true
+  clearTimeout(h.idle)
+  h.jobs.push(settle)
   return done
 }
+
+/** Hands `table`'s job to the worker if it is free. */
+const handOver = (job: Job, table: Table, home: string, items: ReadonlyArray<string>): Promise<void> | undefined => {
+  const h = theHelper()
+  return h === undefined || h.jobs.length > 0 ? undefined : post(h, job, table, home, items)
+}
+
+/**
+ * Does what the worker left undone of a table it was handed (`worker`): waits for it unless it never started on the
+ * table (every item was claimed here first, so it can claim none now), then does here whatever is still pending.
+ */
+const finish = (
+  job: Job,
+  table: Table,
+  home: string,
+  items: ReadonlyArray<string>,
+  worker: Promise<void> | undefined
+): Effect.Effect<void, Files.FsError> =>
+  Effect.gen(function*() {
+    if (worker === undefined) return
+    if (job === "measure" && Atomics.load(table.claim, 2) === 0) return
+    yield* Effect.promise(() => worker)
+    const undone = Array.from(items.keys()).filter((i) => table.cells[3 * i] === pending)
+    yield* Files.inSlices(undone, (i) => doInto(job, table, i, home, items))
+  })
 
 /**
  * Does `job` to every item (a path under `home`, `new/<name>` or `cur/<name>`) and returns the filled table. The
@@ -120,13 +131,79 @@ export const doAll = (
       if (worker === undefined || job === "measure") {
         yield* Files.bySlices((until) => doChunks(job, table, home, items, until))
       }
-      if (worker === undefined) return table
-      // Every item claimed here before the worker even started on the job (it was still booting): it can claim
-      // none now, and is not waited for.
-      if (job === "measure" && Atomics.load(table.claim, 2) === 0) return table
-      yield* Effect.promise(() => worker)
-      const undone = Array.from(items.keys()).filter((i) => table.cells[3 * i] === pending)
-      yield* Files.inSlices(undone, (i) => doInto(job, table, i, home, items))
+      yield* finish(job, table, home, items, worker)
       return table
     }).pipe(Effect.ensuring(closeClaims))
   })
+
+/** How many items a feed hands the worker at a time. */
+export const batchSize = 2_048
+
+/**
+ * `doAll("measure")` over items still being listed: a mailbox's first open measures every file, and the worker
+ * starts on the first ones while the rest are listed, a third of a second in which it would otherwise wait.
+ */
+export interface Feed {
+  /** One more item (as for `doAll`); every `batchSize` of them go to the worker at once. */
+  add(item: string): void
+  /**
+   * Measures every item added that is not yet, on both threads, and returns the table, its rows in the order of
+   * `add` (the second claim counter: how many the worker did). Fails as `doAll` does.
+   */
+  readonly done: Effect.Effect<Table, Files.FsError>
+  /** Stops the worker's claims, when the listing failed and `done` will not run. */
+  readonly close: Effect.Effect<void>
+}
+
+interface Batch {
+  readonly items: ReadonlyArray<string>
+  readonly table: Table
+  readonly worker: Promise<void> | undefined
+}
+
+/**
+ * A feed of files under `home` to measure. The worker takes part if it is free now; it then takes each full batch in
+ * turn, while this thread, once the listing is done, claims from the last batch back, so that the two meet in the
+ * middle. Without the worker (one CPU, another mailbox's job) this thread measures everything, in slices.
+ */
+export const measureFeed = (home: string): Feed => {
+  const h = theHelper()
+  const worker = h !== undefined && h.jobs.length === 0 ? h : undefined
+  const batches: Array<Batch> = []
+  let items: Array<string> = []
+  const seal = (toWorker: boolean) => {
+    const table = makeTable(items.length)
+    batches.push({ items, table, worker: toWorker && worker !== undefined ? post(worker, "measure", table, home, items) : undefined })
+    items = []
+  }
+  const close = Effect.sync(() => {
+    for (const b of batches) Atomics.store(b.table.claim, 0, b.items.length)
+  })
+  const done = Effect.gen(function*() {
+    if (items.length > 0) seal(false)
+    for (let k = batches.length - 1; k >= 0; k--) {
+      const b = batches[k]!
+      yield* Files.bySlices((until) => doChunks("measure", b.table, home, b.items, until))
+    }
+    for (const b of batches) yield* finish("measure", b.table, home, b.items, b.worker)
+    let count = 0
+    for (const b of batches) count += b.items.length
+    const all = makeTable(count)
+    let row = 0
+    for (const b of batches) {
+      all.cells.set(b.table.cells, 3 * row)
+      row += b.items.length
+      all.claim[1] += b.table.claim[1]!
+    }
+    all.claim[0] = count
+    return all
+  }).pipe(Effect.ensuring(close))
+  return {
+    add: (item) => {
+      items.push(item)
+      if (items.length === batchSize) seal(true)
+    },
+    done,
+    close
+  }
+}

@@ -15,9 +15,10 @@ import * as UidList from "../UidList.ts"
 import * as Files from "./files.ts"
 import type { Found, Paths } from "./layout.ts"
 import { curName, scan } from "./layout.ts"
-import type { FileMeasure } from "./measure.ts"
+import type { FileMeasure, Table } from "./measure.ts"
 import { gone } from "./measure.ts"
-import { doAll, prepare } from "./parallel.ts"
+import type { Feed } from "./parallel.ts"
+import { doAll, measureFeed } from "./parallel.ts"
 
 /** A message file the UID list lacks, measured: where it was then, its sizes, and when it was delivered. */
 export interface Measured extends FileMeasure {
@@ -58,13 +59,19 @@ const describe = (
       } else reused.push(cached.found === found ? cached : { ...cached, found })
     }
     const table = yield* doAll("measure", p.home, toMeasure.map((found) => `${found.dir}/${found.name}`))
-    toMeasure.forEach((found, i) => {
-      const storageSize = table.cells[3 * i]!
-      if (storageSize === gone) return
-      reused.push({ storageSize, wireSize: table.cells[3 * i + 1]!, deliveredMs: table.cells[3 * i + 2]!, found })
-    })
-    return reused
+    return rowsOf(table, toMeasure, reused)
   }).pipe(Effect.mapError(Files.toMailboxError("read a new message")))
+
+/** Appends to `out` the files measured in `table` (row i: `found[i]`), leaving out those that were gone. */
+const rowsOf = (table: Table, found: ReadonlyArray<Found>, out: Array<Measured>): Array<Measured> => {
+  for (let i = 0; i < found.length; i++) {
+    const storageSize = table.cells[3 * i]!
+    if (storageSize !== gone) {
+      out.push({ storageSize, wireSize: table.cells[3 * i + 1]!, deliveredMs: table.cells[3 * i + 2]!, found: found[i]! })
+    }
+  }
+  return out
+}
 
 /**
  * The files in delivery order: by delivery time, then by name (as it will be after the move). A first open sorts a
@@ -163,15 +170,33 @@ export const survey = (p: Paths): Effect.Effect<Survey, MailboxError> =>
   Effect.gen(function*() {
     const first = yield* UidList.load(p.home)
     const stamp = folderStamp(p)
-    // A big mailbox without a UID list (its first open, or a damaged list): the worker boots while it is listed.
-    if ((first._tag !== "Ok" || first.list.entries.length === 0) && looksBig(p)) prepare()
-    const files = yield* scan(p)
+    // A big mailbox without a UID list (its first open, or a damaged list): every file is unknown, and the files
+    // are measured as they are listed, the worker starting on the first ones while the rest are listed.
+    const feed = (first._tag !== "Ok" || first.list.entries.length === 0) && looksBig(p)
+      ? measureFeed(p.home)
+      : undefined
+    const fed: Array<Found> = []
+    const files = yield* scan(p, feed === undefined ? undefined : (found) => {
+      fed.push(found)
+      feed.add(`${found.dir}/${found.name}`)
+    }).pipe(Effect.onError(() => feed?.close ?? Effect.void))
     if (first._tag === "Ok" && isClean(first.list, files)) {
+      if (feed !== undefined) yield* feed.close
       return { clean: { list: first.list, files }, files, stamp, known: new Set(), measured: [] }
     }
     const known = first._tag === "Ok" ? knownIn(first.list, files) : new Set<string>()
-    return { clean: undefined, files, stamp, known, measured: yield* describe(p, files, known, []) }
+    if (feed === undefined) return { clean: undefined, files, stamp, known, measured: yield* describe(p, files, known, []) }
+    const measured = yield* measuredFeed(feed, fed)
+    // A base listed in both folders was fed twice: `describe` keeps the measure of the file the listing kept.
+    const exact = fed.length === files.size && known.size === 0
+    return { clean: undefined, files, stamp, known, measured: exact ? measured : yield* describe(p, files, known, measured) }
   })
+
+/** The files fed to `feed` (in order, `fed`), measured; those gone meanwhile are left out. */
+const measuredFeed = (feed: Feed, fed: ReadonlyArray<Found>): Effect.Effect<Array<Measured>, MailboxError> =>
+  Effect.map(feed.done, (table) => rowsOf(table, fed, [])).pipe(
+    Effect.mapError(Files.toMailboxError("read a new message"))
+  )
 
 /**
  * What `reconcile` leaves: the state, and when the work was left for later (`writeLater`, then `moveLater`, run by
