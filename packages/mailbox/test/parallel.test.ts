@@ -110,7 +110,7 @@ describe("measureFeed", () => {
   it.live("measures every item fed, in the order fed, as one thread would, the worker taking batches where there are two CPUs", () =>
     measuresAsOneThread(2 * batchSize + 300, (home, items) => {
       const feed = measureFeed(home)
-      for (const item of items) feed.add(item)
+      for (const item of items) feed.add("new", item.slice(4))
       return feed.done
     }))
 
@@ -119,7 +119,7 @@ describe("measureFeed", () => {
       const { home, items } = yield* mailbox(batchSize + 10)
       yield* Effect.promise(() => Fs.unlink(Path.join(home, items[3]!)))
       const feed = measureFeed(home)
-      for (const item of items) feed.add(item)
+      for (const item of items) feed.add("new", item.slice(4))
       const table = yield* feed.done
       for (let i = 0; i < items.length; i++) {
         if (i === 3) assert.strictEqual(table.cells[3 * i], gone)
@@ -127,7 +127,7 @@ describe("measureFeed", () => {
       }
       yield* Effect.promise(() => Fs.mkdir(Path.join(home, "new", "a-folder")))
       const failing = measureFeed(home)
-      for (const item of [...items.slice(4), "new/a-folder", ...items.slice(0, 3)]) failing.add(item)
+      for (const item of [...items.slice(4), "new/a-folder", ...items.slice(0, 3)]) failing.add("new", item.slice(4))
       const exit = yield* Effect.exit(failing.done)
       const error = exit._tag === "Failure" ? Cause.findErrorOption(exit.cause) : undefined
       assert.strictEqual(error?._tag === "Some" ? error.value.code : undefined, "EISDIR")

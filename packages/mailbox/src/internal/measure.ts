@@ -113,9 +113,9 @@ export const tableOf = (shared: SharedArrayBuffer): Table => ({
   cells: new Float64Array(shared, header, (shared.byteLength - header) / 8)
 })
 
-/** Measures the file `home/item` into row `i`. */
+/** Measures the file `home/item` into row `i` (the item's last part is the file's name). */
 const measureInto = (table: Table, i: number, home: string, item: string): void => {
-  const m = measureFile(`${home}/${item}`, item.slice(4))
+  const m = measureFile(`${home}/${item}`, item.slice(item.lastIndexOf("/") + 1))
   if (m === undefined) table.cells[3 * i] = gone
   else {
     table.cells[3 * i + 1] = m.wireSize

@@ -140,14 +140,14 @@ export const doAll = (
 export const batchSize = 2_048
 
 /**
- * `doAll("measure")` over items still being listed: a mailbox's first open measures every file, and the worker
+ * `doAll("measure")` over files still being listed: a mailbox's first open measures every file, and the worker
  * starts on the first ones while the rest are listed, a third of a second in which it would otherwise wait.
  */
 export interface Feed {
-  /** One more item (as for `doAll`); every `batchSize` of them go to the worker at once. */
-  add(item: string): void
+  /** One more file, `folder/name` under the mailbox; every `batchSize` of them go to the worker at once. */
+  add(folder: string, name: string): void
   /**
-   * Measures every item added that is not yet, on both threads, and returns the table, its rows in the order of
+   * Measures every file added that is not yet, on both threads, and returns the table, its rows in the order of
    * `add` (the second claim counter: how many the worker did). Fails as `doAll` does.
    */
   readonly done: Effect.Effect<Table, Files.FsError>
@@ -155,7 +155,9 @@ export interface Feed {
   readonly close: Effect.Effect<void>
 }
 
+/** Files of one folder handed over together: the items are bare names under `home` (the folder). */
 interface Batch {
+  readonly home: string
   readonly items: ReadonlyArray<string>
   readonly table: Table
   readonly worker: Promise<void> | undefined
@@ -164,28 +166,33 @@ interface Batch {
 /**
  * A feed of files under `home` to measure. The worker takes part if it is free now; it then takes each full batch in
  * turn, while this thread, once the listing is done, claims from the last batch back, so that the two meet in the
- * middle. Without the worker (one CPU, another mailbox's job) this thread measures everything, in slices.
+ * middle. Without the worker (one CPU, another mailbox's job) this thread measures everything, in slices. A batch
+ * holds one folder's files, so that the names are handed over as they were listed, with no path built for each.
  */
 export const measureFeed = (home: string): Feed => {
   const h = theHelper()
   const worker = h !== undefined && h.jobs.length === 0 ? h : undefined
   const batches: Array<Batch> = []
+  let folder = ""
   let items: Array<string> = []
   const seal = (toWorker: boolean) => {
+    if (items.length === 0) return
     const table = makeTable(items.length)
-    batches.push({ items, table, worker: toWorker && worker !== undefined ? post(worker, "measure", table, home, items) : undefined })
+    const batchHome = `${home}/${folder}`
+    const posted = toWorker && worker !== undefined ? post(worker, "measure", table, batchHome, items) : undefined
+    batches.push({ home: batchHome, items, table, worker: posted })
     items = []
   }
   const close = Effect.sync(() => {
     for (const b of batches) Atomics.store(b.table.claim, 0, b.items.length)
   })
   const done = Effect.gen(function*() {
-    if (items.length > 0) seal(false)
+    seal(false)
     for (let k = batches.length - 1; k >= 0; k--) {
       const b = batches[k]!
-      yield* Files.bySlices((until) => doChunks("measure", b.table, home, b.items, until))
+      yield* Files.bySlices((until) => doChunks("measure", b.table, b.home, b.items, until))
     }
-    for (const b of batches) yield* finish("measure", b.table, home, b.items, b.worker)
+    for (const b of batches) yield* finish("measure", b.table, b.home, b.items, b.worker)
     let count = 0
     for (const b of batches) count += b.items.length
     const all = makeTable(count)
@@ -199,8 +206,12 @@ export const measureFeed = (home: string): Feed => {
     return all
   }).pipe(Effect.ensuring(close))
   return {
-    add: (item) => {
-      items.push(item)
+    add: (inFolder, name) => {
+      if (inFolder !== folder) {
+        seal(true)
+        folder = inFolder
+      }
+      items.push(name)
       if (items.length === batchSize) seal(true)
     },
     done,

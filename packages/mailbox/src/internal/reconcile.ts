@@ -178,7 +178,7 @@ export const survey = (p: Paths): Effect.Effect<Survey, MailboxError> =>
     const fed: Array<Found> = []
     const files = yield* scan(p, feed === undefined ? undefined : (found) => {
       fed.push(found)
-      feed.add(`${found.dir}/${found.name}`)
+      feed.add(found.dir, found.name)
     }).pipe(Effect.onError(() => feed?.close ?? Effect.void))
     if (first._tag === "Ok" && isClean(first.list, files)) {
       if (feed !== undefined) yield* feed.close
