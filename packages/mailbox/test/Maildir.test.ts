@@ -130,7 +130,7 @@ describe("Maildir", () => {
       )
     }))
 
-  it.live("a first open of a big mailbox measures its files while listing them, a base in both folders counting once", () =>
+  it.live("a first open of a big mailbox measures its files while listing them, a base in both folders counting once as its cur/ file", () =>
     Effect.gen(function*() {
       const root = yield* tempDir
       const home = Path.join(root, "alice")
@@ -144,6 +144,8 @@ describe("Maildir", () => {
         }
         // Another tool has copied message 10 to cur/ with a different content (it happens): cur/ wins, as in Dovecot.
         await Fs.writeFile(Path.join(home, "cur", `${name(10)}:2,S`), "Subject: cur copy\n\nlonger than the other\n")
+        // And message 13 has a shadow in new/ that cannot be read (a link to a folder): only the cur/ file counts.
+        await Fs.symlink(Path.join(home, "tmp"), Path.join(home, "new", name(13)))
       })
       // What makes an open take the big path: folders that look like thousands of entries, and no UID list.
       const folders = FsSync.statSync(Path.join(home, "new")).size + FsSync.statSync(Path.join(home, "cur")).size
@@ -151,7 +153,7 @@ describe("Maildir", () => {
       const view = yield* (yield* Maildir.make({ root })).open("alice")
       assert.strictEqual(view.messages.length, count)
       const expected = (i: number) => (i === 10 ? "Subject: cur copy\n\nlonger than the other\n" : body(i))
-      for (const i of [0, 1, 9, 10, 11, 3000, count - 1]) {
+      for (const i of [0, 1, 9, 10, 11, 13, 3000, count - 1]) {
         const m = view.messages[i]!
         assert.strictEqual(m.storageSize, Buffer.byteLength(expected(i)), `message ${i}`)
         assert.strictEqual(m.wireSize, referenceWireSize(bytes(expected(i))), `message ${i}`)

@@ -9,8 +9,9 @@ import * as Module from "node:module"
 import { fileURLToPath } from "node:url"
 
 const cache = Module.enableCompileCache(fileURLToPath(new URL("../../../node_modules/.cache/pop3d", import.meta.url)))
-// Worker threads start with this environment and so use the same cache.
-if (cache.directory !== undefined) process.env["NODE_COMPILE_CACHE"] = cache.directory
+// Worker threads start with this environment and so use the same cache (one the environment named already stands:
+// Node reports the versioned folder inside it, which would give them a cache of their own).
+if (cache.directory !== undefined) process.env["NODE_COMPILE_CACHE"] ??= cache.directory
 await import("./main.ts")
 // What the command line has loaded is written now, not at exit: a server stopped by SIGKILL still leaves it.
 Module.flushCompileCache()

@@ -70,6 +70,8 @@ const theHelper = (): Helper | undefined => {
 
 /** Posts `table`'s job to the worker, after the jobs it already has; the promise settles once it will write no more. */
 const post = (h: Helper, job: Job, table: Table, home: string, items: ReadonlyArray<string>): Promise<void> | undefined => {
+  // A worker that has since been stopped (idle) or has failed takes no more jobs.
+  if (helper !== h) return undefined
   // Its own buffer (a small Buffer would sit in Node's shared pool, which cannot be transferred).
   const encoded = new TextEncoder().encode(items.join("\0"))
   let settle: () => void = () => {}
@@ -151,7 +153,7 @@ export interface Feed {
    * `add` (the second claim counter: how many the worker did). Fails as `doAll` does.
    */
   readonly done: Effect.Effect<Table, Files.FsError>
-  /** Stops the worker's claims, when the listing failed and `done` will not run. */
+  /** Stops the worker's claims (when the listing failed and `done` will not run); `done` ends with it too. */
   readonly close: Effect.Effect<void>
 }
 
@@ -172,6 +174,8 @@ interface Batch {
 export const measureFeed = (home: string): Feed => {
   const h = theHelper()
   const worker = h !== undefined && h.jobs.length === 0 ? h : undefined
+  // Kept while the files are listed, even before the first batch is posted; `close` lets it go idle again.
+  if (worker !== undefined) clearTimeout(worker.idle)
   const batches: Array<Batch> = []
   let folder = ""
   let items: Array<string> = []
@@ -185,6 +189,7 @@ export const measureFeed = (home: string): Feed => {
   }
   const close = Effect.sync(() => {
     for (const b of batches) Atomics.store(b.table.claim, 0, b.items.length)
+    if (worker !== undefined && helper === worker && worker.jobs.length === 0) armIdle(worker)
   })
   const done = Effect.gen(function*() {
     seal(false)

@@ -175,21 +175,28 @@ export const survey = (p: Paths): Effect.Effect<Survey, MailboxError> =>
     const feed = (first._tag !== "Ok" || first.list.entries.length === 0) && looksBig(p)
       ? measureFeed(p.home)
       : undefined
-    const fed: Array<Found> = []
-    const files = yield* scan(p, feed === undefined ? undefined : (found) => {
-      fed.push(found)
-      feed.add(found.dir, found.name)
-    }).pipe(Effect.onError(() => feed?.close ?? Effect.void))
-    if (first._tag === "Ok" && isClean(first.list, files)) {
-      if (feed !== undefined) yield* feed.close
-      return { clean: { list: first.list, files }, files, stamp, known: new Set(), measured: [] }
-    }
-    const known = first._tag === "Ok" ? knownIn(first.list, files) : new Set<string>()
-    if (feed === undefined) return { clean: undefined, files, stamp, known, measured: yield* describe(p, files, known, []) }
-    const measured = yield* measuredFeed(feed, fed)
-    // A base listed in both folders was fed twice: `describe` keeps the measure of the file the listing kept.
-    const exact = fed.length === files.size && known.size === 0
-    return { clean: undefined, files, stamp, known, measured: exact ? measured : yield* describe(p, files, known, measured) }
+    const listed = Effect.gen(function*() {
+      const fed: Array<Found> = []
+      const files = yield* scan(p, feed === undefined ? undefined : (found) => {
+        fed.push(found)
+        feed.add(found.dir, found.name)
+      })
+      if (first._tag === "Ok" && isClean(first.list, files)) {
+        return { clean: { list: first.list, files }, files, stamp, known: new Set<string>(), measured: [] }
+      }
+      const known = first._tag === "Ok" ? knownIn(first.list, files) : new Set<string>()
+      if (feed === undefined) return { clean: undefined, files, stamp, known, measured: yield* describe(p, files, known, []) }
+      // A base listed in both folders was fed twice, and only the file the listing kept counts: `describe` takes
+      // its measure. If the feed failed and some file was such a duplicate, the failure may be the other file's (a
+      // copy in new/ that cannot be read): the kept files are measured again without it.
+      const exact = fed.length === files.size && known.size === 0
+      const measured = exact
+        ? yield* measuredFeed(feed, fed)
+        : yield* measuredFeed(feed, fed).pipe(Effect.orElseSucceed((): Array<Measured> => []))
+      return { clean: undefined, files, stamp, known, measured: exact ? measured : yield* describe(p, files, known, measured) }
+    })
+    // However the survey ends (a failure, an interruption), the worker stops claiming the files fed to it.
+    return yield* feed === undefined ? listed : Effect.ensuring(listed, feed.close)
   })
 
 /** The files fed to `feed` (in order, `fed`), measured; those gone meanwhile are left out. */
