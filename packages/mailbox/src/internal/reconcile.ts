@@ -189,11 +189,11 @@ export const survey = (p: Paths): Effect.Effect<Survey, MailboxError> =>
       // A base listed in both folders was fed twice, and only the file the listing kept counts: `describe` takes
       // its measure. If the feed failed and some file was such a duplicate, the failure may be the other file's (a
       // copy in new/ that cannot be read): the kept files are measured again without it.
-      const exact = fed.length === files.size && known.size === 0
-      const measured = exact
-        ? yield* measuredFeed(feed, fed)
-        : yield* measuredFeed(feed, fed).pipe(Effect.orElseSucceed((): Array<Measured> => []))
-      return { clean: undefined, files, stamp, known, measured: exact ? measured : yield* describe(p, files, known, measured) }
+      if (fed.length === files.size && known.size === 0) {
+        return { clean: undefined, files, stamp, known, measured: yield* measuredFeed(feed, fed) }
+      }
+      const earlier = yield* Effect.orElseSucceed(measuredFeed(feed, fed), (): Array<Measured> => [])
+      return { clean: undefined, files, stamp, known, measured: yield* describe(p, files, known, earlier) }
     })
     // However the survey ends (a failure, an interruption), the worker stops claiming the files fed to it.
     return yield* feed === undefined ? listed : Effect.ensuring(listed, feed.close)
